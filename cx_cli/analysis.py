@@ -1,0 +1,396 @@
+"""From a Config to a Report: read each source once, tally, group, estimate, compare.
+
+Each source is streamed once. Per batch, every KPI's tally columns are summed with one groupby at
+the finest grain (period x all segments); coarser groups (overall, per period, per segment) are
+sums of those sums, which is exact. KPIs that must see whole groups (de-duplication) keep only
+the columns they need and are tallied per group set at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cx_cli import __version__, stats
+from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, resolve_kpi
+from cx_cli.errors import ConfigError
+from cx_cli.kpis.base import Estimate, Sums, change_p_value
+from cx_cli.periods import period_label, period_start, previous_start
+from cx_cli.report import Definition, InputSummary, Report, Result
+from cx_cli.sources import DEFAULT_BATCH_BYTES, SEGMENT_PREFIX, SourceReader, Window
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ALL = "_all"
+PERIOD = "_period"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices that override the config's report defaults."""
+
+    kpis: Sequence[str] | None = None
+    by: Sequence[str] | None = None
+    period: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    confidence: float | None = None
+    min_n: int | None = None
+    suppress_low_sample: bool | None = None
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective report settings of one run."""
+
+    period: str | None
+    by: tuple[str, ...]
+    since: dt.date | None
+    until: dt.date | None
+    confidence: float
+    min_n: int
+    suppress_low_sample: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self),
+            "since": _iso(self.since),
+            "until": _iso(self.until),
+            "by": list(self.by),
+            "p_value_adjustment": "holm",
+        }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def settle(config: Config, options: RunOptions) -> Settings:
+    """Merge command-line options over the config's report defaults, and check them."""
+    report = config.report
+    period = options.period if options.period is not None else report.period
+    if period not in (None, "none", *PERIODS):
+        raise ConfigError(
+            f"--period: unknown period '{period}'", hint=f"use one of: {', '.join(PERIODS)}, none"
+        )
+    by = tuple(options.by) if options.by is not None else tuple(report.by)
+    since = options.since or report.since
+    until = options.until or report.until
+    if since and until and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}")
+    confidence = options.confidence or report.confidence
+    if not 0.5 < confidence < 1:
+        raise ConfigError(f"--confidence {confidence} must be between 0.5 and 1 (e.g. 0.95)")
+    return Settings(
+        period=None if period == "none" else period,
+        by=by,
+        since=since,
+        until=until,
+        confidence=confidence,
+        min_n=options.min_n if options.min_n is not None else report.min_n,
+        suppress_low_sample=(
+            options.suppress_low_sample
+            if options.suppress_low_sample is not None
+            else report.suppress_low_sample
+        ),
+    )
+
+
+def select_kpis(config: Config, names: Sequence[str] | None) -> tuple[KpiChoice, ...]:
+    """The configured KPIs, or those named with --kpi (a name not configured gets defaults)."""
+    if not names:
+        return config.kpis
+    chosen = []
+    for name in names:
+        configured = [c for c in config.kpis if c.name == name]
+        chosen.extend(configured or [resolve_kpi(name, config.sources, f"--kpi {name}")])
+    return tuple(chosen)
+
+
+def run(config: Config, **overrides: Any) -> Report:
+    """Compute the selected KPIs over every group and return the Report."""
+    options = RunOptions(**overrides)
+    settings = settle(config, options)
+    choices = select_kpis(config, options.kpis)
+    check_segments(dataclasses.replace(config, kpis=choices), settings.by, "--by")
+    for name in options.inputs:
+        if name not in config.sources:
+            raise ConfigError(
+                f"--input {name}=...: no source named '{name}'",
+                hint=f"sources: {', '.join(config.sources)}",
+            )
+    results: list[Result] = []
+    inputs: list[InputSummary] = []
+    for source in dict.fromkeys(c.source for c in choices):
+        mine = [c for c in choices if c.source == source]
+        path = options.inputs.get(source) or config.source_path(source)
+        reader = SourceReader(
+            source,
+            config.sources[source],
+            path,
+            tuple(f for c in mine for f in c.definition.required_fields(c.options)),
+            settings.by,
+            Window(settings.since, settings.until),
+            options.batch_bytes,
+        )
+        if settings.period and reader.time_field is None:
+            raise ConfigError(
+                f"--period {settings.period}: source '{source}' maps no date field",
+                hint="map its timestamp column under columns, or use --period none",
+            )
+        sums = tally_source(reader, mine, settings)
+        inputs.append(_summary(reader))
+        for choice in mine:
+            results.extend(results_for(choice, sums[id(choice)], settings))
+    return Report(
+        results=tuple(_finish(results, settings)),
+        inputs=tuple(inputs),
+        definitions=tuple(_definition(c) for c in choices),
+        settings=settings.as_dict(),
+        tool_version=__version__,
+        generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        config_path=str(config.path) if config.path else None,
+        config_sha256=config.sha256,
+        warnings=tuple(_warnings(inputs)),
+    )
+
+
+# -- tallying ----------------------------------------------------------------------------------
+
+GroupSet = tuple[bool, tuple[str, ...]]  # (by period?, segment names)
+
+
+def group_sets(settings: Settings) -> list[GroupSet]:
+    """Overall, per period, per segment combination, and period x segments."""
+    periods = [False, True] if settings.period else [False]
+    segments = [(), settings.by] if settings.by else [()]
+    return [(p, s) for s in segments for p in periods]
+
+
+def _keys(group_set: GroupSet) -> list[str]:
+    by_period, segments = group_set
+    return [ALL, *([PERIOD] if by_period else []), *(SEGMENT_PREFIX + s for s in segments)]
+
+
+def tally_source(
+    reader: SourceReader, choices: Sequence[KpiChoice], settings: Settings
+) -> dict[int, dict[GroupSet, pd.DataFrame]]:
+    """Summed tally statistics per KPI choice and group set, reading the source once."""
+    import pandas as pd
+
+    sets = group_sets(settings)
+    finest = _keys((bool(settings.period), settings.by))
+    additive = [c for c in choices if not c.definition.needs_all_rows(c.options)]
+    whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
+    partials: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []
+    for frame in reader.batches():
+        keyed = _with_keys(frame, reader.time_field, settings.period)
+        if additive:
+            columns = {
+                f"{id(c)}|{k}": v
+                for c in additive
+                for k, v in c.definition.tally(keyed, c.options).items()
+            }
+            table = pd.DataFrame(columns, index=keyed.index)
+            partials.append(
+                pd.concat([keyed[finest], table], axis=1)
+                .groupby(finest, observed=True, sort=False)
+                .sum()
+            )
+        if whole:
+            kept.append(keyed)
+    out: dict[int, dict[GroupSet, pd.DataFrame]] = {id(c): {} for c in choices}
+    if partials:
+        merged = pd.concat(partials).groupby(level=finest, observed=True).sum()
+        for group_set in sets:
+            rolled = merged.groupby(level=_keys(group_set), observed=True).sum()
+            for c in additive:
+                prefix = f"{id(c)}|"
+                part = rolled[[k for k in rolled.columns if k.startswith(prefix)]]
+                out[id(c)][group_set] = part.rename(columns=lambda k: k.split("|", 1)[1])
+    if whole:
+        rows = pd.concat(kept) if kept else None
+        for c in whole:
+            for group_set in sets:
+                out[id(c)][group_set] = _tally_whole(rows, c, _keys(group_set))
+    return out
+
+
+def _with_keys(frame: pd.DataFrame, time_field: str | None, period: str | None) -> pd.DataFrame:
+    frame = frame.assign(**{ALL: 0})
+    if period and time_field:
+        frame[PERIOD] = period_start(frame[time_field], period)
+    return frame
+
+
+def _tally_whole(rows: pd.DataFrame | None, choice: KpiChoice, keys: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    if rows is None:
+        return pd.DataFrame()
+    prepared = choice.definition.prepare(rows, keys, choice.options)
+    table = pd.DataFrame(
+        dict(choice.definition.tally(prepared, choice.options)), index=prepared.index
+    )
+    return pd.concat([prepared[keys], table], axis=1).groupby(keys, observed=True).sum()
+
+
+# -- estimating --------------------------------------------------------------------------------
+
+
+def results_for(
+    choice: KpiChoice, sums: Mapping[GroupSet, pd.DataFrame], settings: Settings
+) -> list[Result]:
+    """One Result per group of every group set, with previous-period change and targets."""
+    definition = choice.definition
+    rows: list[Result] = []
+    for group_set, table in sums.items():
+        keys = _keys(group_set)
+        estimates: dict[tuple[Any, ...], Estimate] = {}
+        ordered = table.sort_index() if not table.empty else table
+        for index, values in zip(ordered.index, ordered.to_dict("records"), strict=True):
+            key = index if isinstance(index, tuple) else (index,)
+            estimates[key] = definition.estimate(Sums(values), choice.options, settings.confidence)
+        if not estimates and keys == [ALL]:
+            empty = Sums(dict.fromkeys(table.columns, 0.0))
+            estimates[(0,)] = definition.estimate(empty, choice.options, settings.confidence)
+        for key, est in estimates.items():
+            labels = dict(zip(keys, key, strict=True))
+            rows.append(_result(choice, est, labels, group_set, estimates, settings))
+    return rows
+
+
+def _result(
+    choice: KpiChoice,
+    est: Estimate,
+    labels: Mapping[str, Any],
+    group_set: GroupSet,
+    estimates: Mapping[tuple[Any, ...], Estimate],
+    settings: Settings,
+) -> Result:
+    definition = choice.definition
+    segment = {s: str(labels[SEGMENT_PREFIX + s]) for s in group_set[1]}
+    period = None
+    previous: Estimate | None = None
+    if group_set[0]:
+        start = labels[PERIOD]
+        period = period_label(start, settings.period or "")
+        before = {**labels, PERIOD: previous_start(start, settings.period or "")}
+        previous = estimates.get(tuple(before.values()))
+    target = choice.target.for_segment(segment) if choice.target else None
+    prev_value = previous.value if previous else None
+    change = est.value - prev_value if est.value is not None and prev_value is not None else None
+    return Result(
+        kpi=definition.name,
+        source=choice.source,
+        period=period,
+        segment=segment,
+        value=est.value,
+        unit=definition.unit_for(choice.options),
+        n=est.n,
+        ci_low=est.ci_low,
+        ci_high=est.ci_high,
+        ci_method=est.ci_method,
+        confidence=settings.confidence,
+        detail=dict(est.detail),
+        variant=getattr(choice.options, "variant", "") or "standard",
+        low_sample=est.n < settings.min_n,
+        target=target,
+        status=target_status(est, target, definition.better_high(choice.options)),
+        previous=prev_value,
+        change=change,
+        p_value=change_p_value(est.basis, previous.basis) if previous else None,
+    )
+
+
+def target_status(est: Estimate, target: float | None, higher_is_better: bool) -> str | None:
+    """met / missed, or inconclusive when the target lies inside the confidence interval."""
+    if target is None or est.value is None:
+        return None
+    if est.ci_low is not None and est.ci_high is not None and est.ci_low <= target <= est.ci_high:
+        return "inconclusive"
+    met = est.value >= target if higher_is_better else est.value <= target
+    return "met" if met else "missed"
+
+
+def _finish(results: list[Result], settings: Settings) -> Iterable[Result]:
+    """Holm-adjust each KPI's period-over-period p-values; drop low-sample rows if asked."""
+    by_kpi: dict[str, list[int]] = {}
+    for i, row in enumerate(results):
+        by_kpi.setdefault(row.kpi, []).append(i)
+    adjusted = list(results)
+    for indices in by_kpi.values():
+        p_values = stats.holm_adjust([results[i].p_value for i in indices])
+        for i, p in zip(indices, p_values, strict=True):
+            adjusted[i] = dataclasses.replace(results[i], p_value=p)
+    for row in adjusted:
+        overall = row.period is None and not row.segment
+        if not (settings.suppress_low_sample and row.low_sample and not overall):
+            yield row
+
+
+def _definition(choice: KpiChoice) -> Definition:
+    d = choice.definition
+    options = {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in dataclasses.asdict(choice.options).items()
+    }
+    return Definition(
+        d.name,
+        d.title,
+        choice.source,
+        d.unit_for(choice.options),
+        d.better_high(choice.options),
+        options.get("variant") or "standard",
+        options,
+        d.formula,
+        d.interval,
+    )
+
+
+def _summary(reader: SourceReader) -> InputSummary:
+    q = reader.quality
+    return InputSummary(
+        source=q.source,
+        path="<stdin>" if q.path == "-" else q.path,
+        sha256=q.sha256,
+        size_bytes=q.size_bytes,
+        rows_read=q.rows_read,
+        rows_used=q.rows_used,
+        rows_dropped=dict(q.rows_dropped),
+        fields={k: dict(v) for k, v in q.fields.items()},
+        encoding=q.encoding,
+        delimiter=q.delimiter,
+        header_rows=q.header_rows,
+    )
+
+
+def _warnings(inputs: Iterable[InputSummary]) -> Iterable[str]:
+    """Data problems worth a look: values that were neither blank nor valid."""
+    for summary in inputs:
+        for name, counts in summary.fields.items():
+            for reason, count in counts.items():
+                if reason not in ("valid", "blank"):
+                    yield (
+                        f"{summary.source}: {count} {name} value{'s' * (count != 1)} "
+                        f"{reason}, left out of n"
+                    )
+
+
+def check_sources(config: Config, inputs: Mapping[str, str] | None = None) -> list[InputSummary]:
+    """Read every source with all its mapped fields and segments: row accounting, no KPIs."""
+    summaries = []
+    for name, spec in config.sources.items():
+        path = (inputs or {}).get(name) or config.source_path(name)
+        reader = SourceReader(name, spec, path, tuple(spec.columns), tuple(spec.segments))
+        for _ in reader.batches():
+            pass
+        summaries.append(_summary(reader))
+    return summaries

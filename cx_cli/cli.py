@@ -1,0 +1,319 @@
+"""The `cxkpi` command line: parse options, call the library, render, set the exit code.
+
+No computation lives here. Heavy modules (pandas, pyarrow) are imported only inside commands,
+so `cxkpi --help` and `cxkpi kpis` stay fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from cx_cli import __version__
+from cx_cli.errors import CxError, UsageError
+
+DEFAULT_CONFIG = Path("cxkpi.yaml")
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="cxkpi",
+    help="Customer-experience KPIs (NPS, CSAT, CES, ...) from CSV exports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class ValidateFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _stderr(message: str, style: str = "") -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        message, style=style or None, markup=False
+    )
+
+
+def _color_stdout() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def handles_errors(command: F) -> F:
+    """Turn CxError into `error:`/`hint:` lines and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CxError as exc:
+            if kwargs.get("debug"):
+                raise
+            _stderr(f"error: {exc.message}", "red")
+            if exc.hint:
+                _stderr(f"hint: {exc.hint}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _stderr("interrupted: no report written")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if kwargs.get("debug"):
+                raise
+            _stderr(
+                f"internal error: {type(exc).__name__}: {exc}. This is a bug in cxkpi "
+                f"{__version__}; rerun with --debug for the traceback and report it.",
+                "red",
+            )
+            raise typer.Exit(70) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(values: str | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v.strip() for v in values.split(",") if v.strip()]
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+def _inputs(pairs: list[str] | None) -> dict[str, str]:
+    found = {}
+    for pair in pairs or []:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(
+                f"--input {pair!r} is not NAME=PATH",
+                hint="e.g. --input surveys=exports/2024-06.csv (PATH - is stdin)",
+            )
+        found[name] = path
+    if list(found.values()).count("-") > 1:
+        raise UsageError("only one --input can read stdin (-)")
+    return found
+
+
+def _config_path(config: Path | None) -> Path:
+    if config is not None:
+        return config
+    if DEFAULT_CONFIG.exists():
+        return DEFAULT_CONFIG
+    raise UsageError(
+        "no config: pass -c CONFIG, or create ./cxkpi.yaml",
+        hint="draft one from your export with: cxkpi init YOUR_EXPORT.csv",
+    )
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("-c", "--config", help="Config file (default: ./cxkpi.yaml).", show_default=False),
+]
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input", help="Override a source's path: NAME=PATH (PATH - reads stdin). Repeatable."
+    ),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cxkpi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Customer-experience KPIs from CSV exports: exact definitions, sample sizes, intervals."""
+
+
+@app.command()
+@handles_errors
+def report(
+    config: ConfigOption = None,
+    kpi: Annotated[
+        str | None,
+        typer.Option("--kpi", help="KPIs to compute, comma-separated (default: the config's)."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Segments to group by, comma-separated (e.g. channel,region)."),
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="day, week, month, quarter, year or none.")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="First date, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last date, inclusive.")] = None,
+    inputs: InputOption = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[str, typer.Option("-o", "--output", help="File, or - for stdout.")] = "-",
+    min_n: Annotated[
+        int | None,
+        typer.Option("--min-n", min=0, help="Flag rows with fewer answers (default 30)."),
+    ] = None,
+    confidence: Annotated[
+        float | None, typer.Option("--confidence", help="Interval confidence level (default 0.95).")
+    ] = None,
+    suppress_low_sample: Annotated[
+        bool, typer.Option("--suppress-low-sample", help="Leave out rows with n below --min-n.")
+    ] = False,
+    fail_on_miss: Annotated[
+        bool, typer.Option("--fail-on-miss", help="Exit 3 when a checked row misses its target.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No warnings on stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Row accounting on stderr.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Compute the configured KPIs and print or write the report.
+
+    Example: cxkpi report -c config.example.yaml --by channel --period quarter --format json
+    """
+    from cx_cli import load_config, render, run
+    from cx_cli.output import write_output
+
+    result = run(
+        load_config(_config_path(config)),
+        kpis=_split(kpi),
+        by=_split(by),
+        period=period,
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+        inputs=_inputs(inputs),
+        confidence=confidence,
+        min_n=min_n,
+        suppress_low_sample=suppress_low_sample or None,
+    )
+    text = (
+        render(result, "table", color=output == "-" and _color_stdout())
+        if fmt is Format.table
+        else render(result, fmt.value)
+    )
+    write_output(text, output)
+    if not quiet:
+        for warning in result.warnings:
+            _stderr(f"warning: {warning}", "yellow")
+    if verbose:
+        for item in result.inputs:
+            _stderr(
+                f"{item.source}: {item.rows_read} rows read, {item.rows_used} used, "
+                f"dropped {dict(item.rows_dropped) or 'none'} ({item.path})"
+            )
+    if fail_on_miss and result.missed():
+        missed = result.missed()
+        _stderr(
+            f"target missed: {len(missed)} row(s), e.g. {missed[0].kpi} "
+            f"{missed[0].period or 'overall'} {dict(missed[0].segment) or ''}".rstrip(),
+            "red",
+        )
+        raise typer.Exit(3)
+
+
+@app.command()
+@handles_errors
+def validate(
+    config: ConfigOption = None,
+    inputs: InputOption = None,
+    fmt: Annotated[ValidateFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ValidateFormat.table
+    ),
+    debug: DebugOption = False,
+) -> None:
+    """Check the config and every source's mapping; show row accounting. Computes no KPIs.
+
+    Example: cxkpi validate -c config.example.yaml
+    """
+    from cx_cli import load_config
+    from cx_cli.analysis import check_sources
+    from cx_cli.render.validation import render_validation
+
+    summaries = check_sources(load_config(_config_path(config)), _inputs(inputs))
+    typer.echo(render_validation(summaries, fmt.value, color=_color_stdout()), nl=False)
+
+
+@app.command()
+@handles_errors
+def kpis(
+    name: Annotated[str | None, typer.Argument(help="A KPI to explain.")] = None,
+    debug: DebugOption = False,
+) -> None:
+    """List the KPIs, or explain one: formula, fields, variants, options, interval.
+
+    Example: cxkpi kpis nps
+    """
+    from cx_cli.render.catalogue import describe_kpi, list_kpis
+
+    typer.echo(list_kpis() if name is None else describe_kpi(name), nl=False)
+
+
+@app.command()
+@handles_errors
+def init(
+    file: Annotated[Path, typer.Argument(help="A CSV export to draft a config from.")],
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="Where to write the config (- for stdout).")
+    ] = str(DEFAULT_CONFIG),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Draft a config from a CSV's header and values (guesses are marked in comments).
+
+    Example: cxkpi init exports/responses.csv -o cxkpi.yaml
+    """
+    from cx_cli.draft import draft_config
+    from cx_cli.output import write_output
+
+    if output != "-" and Path(output).exists() and not force:
+        raise UsageError(f"{output} exists already", hint="pass --force to overwrite it, or -o")
+    where = (
+        file
+        if output == "-"
+        else Path(os.path.relpath(file.resolve(), Path(output).resolve().parent))
+    )
+    write_output(draft_config(file, config_path=where), output)
+    if output != "-":
+        _stderr(f"wrote {output}: check the guesses, then run: cxkpi report -c {output}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _stderr("interrupted")
+        sys.exit(130)

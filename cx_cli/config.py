@@ -1,0 +1,427 @@
+"""YAML config -> a validated, resolved Config. Every error names the key path and the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from cx_cli import kpis
+from cx_cli.errors import ConfigError
+from cx_cli.fields import SOURCE_KINDS
+
+Period = Literal["day", "week", "month", "quarter", "year"]
+PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
+OPERATORS = (
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "startswith",
+    "not_startswith",
+    "contains",
+    "is_null",
+    "not_null",
+)
+# Result fields a segment name may not shadow in the CSV report's columns.
+RESERVED_SEGMENT_NAMES = frozenset(
+    {
+        "kpi",
+        "source",
+        "period",
+        "value",
+        "unit",
+        "n",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "confidence",
+        "variant",
+        "low_sample",
+        "target",
+        "status",
+        "previous",
+        "change",
+        "p_value",
+    }
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FilterSpec(_Strict):
+    """Keep a row only if this condition holds; `field` is a logical name, `column` a header."""
+
+    field: str | None = None
+    column: str | None = None
+    eq: Any = None
+    ne: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    startswith: str | None = None
+    not_startswith: str | None = None
+    contains: str | None = None
+    is_null: bool | None = None
+    not_null: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_target_one_operator(self) -> FilterSpec:
+        if (self.field is None) == (self.column is None):
+            raise ValueError("a filter needs exactly one of 'field' (logical name) or 'column'")
+        if len(self.operators()) != 1:
+            raise ValueError(f"a filter needs exactly one operator of: {', '.join(OPERATORS)}")
+        return self
+
+    def operators(self) -> dict[str, Any]:
+        """The operator set on this filter, by its YAML name."""
+        found = {op: getattr(self, "in_" if op == "in" else op) for op in OPERATORS}
+        return {op: value for op, value in found.items() if value is not None}
+
+    def describe(self) -> str:
+        """A short human label, used as the drop reason of rows it removes."""
+        ((op, value),) = self.operators().items()
+        return f"filter {self.field or self.column} {op} {value}"
+
+
+class SourceSpec(_Strict):
+    """One input file: its kind, where it is, and how its columns map onto logical fields."""
+
+    kind: Literal["responses", "tickets", "orders", "subscriptions", "sessions", "spend"]
+    path: str
+    columns: dict[str, str]
+    segments: dict[str, str] = {}
+    filters: list[FilterSpec] = []
+    preset: Literal["qualtrics", "surveymonkey"] | None = None
+    header_rows: int = Field(default=1, ge=1, le=10)
+    encoding: str | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    decimal: Literal[".", ","] = "."
+    thousands: str | None = None
+    date_format: str | None = None
+    timezone: str | None = None
+    values: dict[str, dict[str, float]] = {}
+    scales: dict[str, tuple[int, int]] = {}
+    dedupe: str | None = None
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> SourceSpec:
+        known = SOURCE_KINDS[self.kind]
+        for key in self.columns:
+            if key not in known:
+                raise ValueError(
+                    f"'{key}' is not a field of kind {self.kind}"
+                    f"{_did_you_mean(key, known)}; fields: {', '.join(known)}"
+                )
+        for section in ("values", "scales"):
+            for key in getattr(self, section):
+                if key not in self.columns:
+                    raise ValueError(
+                        f"{section}: '{key}' is not a mapped field "
+                        f"(mapped: {', '.join(self.columns)})"
+                    )
+        for name in self.segments:
+            if name in RESERVED_SEGMENT_NAMES:
+                raise ValueError(
+                    f"segment name '{name}' is reserved for a report column; choose another name"
+                )
+        for low, high in self.scales.values():
+            if low >= high:
+                raise ValueError(f"scale [{low}, {high}] must go from low to high")
+        if self.dedupe and self.dedupe not in self.columns:
+            raise ValueError(f"dedupe: '{self.dedupe}' is not a mapped field")
+        return self
+
+
+class TargetSpec(_Strict):
+    """A target value, optionally one per segment value: `segments: {channel: {chat: 60}}`."""
+
+    value: float
+    segments: dict[str, dict[str, float]] = {}
+
+
+class ReportSpec(_Strict):
+    """Report defaults; command-line options override them."""
+
+    period: Literal["day", "week", "month", "quarter", "year", "none"] | None = None
+    by: list[str] = []
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    min_n: int = Field(default=30, ge=0)
+    since: dt.date | None = None
+    until: dt.date | None = None
+    suppress_low_sample: bool = False
+
+
+class ConfigSpec(_Strict):
+    """The whole YAML document, before KPI entries are resolved against the registry."""
+
+    version: Literal[1]
+    sources: dict[str, SourceSpec] = Field(min_length=1)
+    kpis: list[str | dict[str, Any]] = Field(min_length=1)
+    report: ReportSpec = ReportSpec()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target a KPI's rows are checked against."""
+
+    value: float
+    segments: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
+
+    def for_segment(self, segment: Mapping[str, str]) -> float:
+        """The target for a row: a per-segment value when one is given, else the overall one."""
+        for name, label in segment.items():
+            if label in self.segments.get(name, {}):
+                return self.segments[name][label]
+        return self.value
+
+
+@dataclass(frozen=True)
+class KpiChoice:
+    """A configured KPI, resolved: its definition, source, validated options and target."""
+
+    name: str
+    source: str
+    options: Any
+    target: Target | None = None
+
+    @property
+    def definition(self) -> kpis.Kpi:
+        return kpis.get(self.name)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config: sources with absolute paths, resolved KPIs and report defaults."""
+
+    path: Path | None
+    sha256: str | None
+    sources: Mapping[str, SourceSpec]
+    kpis: tuple[KpiChoice, ...]
+    report: ReportSpec
+
+    def source_path(self, name: str) -> str:
+        """The source's path; `-` for stdin, else absolute (relative to the config file)."""
+        raw = self.sources[name].path
+        if raw == "-" or self.path is None:
+            return raw
+        return str((self.path.parent / raw).resolve()) if not Path(raw).is_absolute() else raw
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _key_path(loc: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in loc if not str(part).startswith("function-after"))
+
+
+def _config_error(exc: ValidationError, where: str) -> ConfigError:
+    """The first validation problem, as one message naming the key path."""
+    first = exc.errors(include_url=False)[0]
+    path = _key_path(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        key = str(first["loc"][-1])
+        message = f"unknown key '{key}'"
+        hint = "remove it or fix its spelling" + _did_you_mean(key, _ALL_KEYS)
+    else:
+        hint = "see config.example.yaml for every key with an example"
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return ConfigError(f"{where}: {path + ': ' if path else ''}{message}{more}", hint=hint)
+
+
+_ALL_KEYS = {
+    *ConfigSpec.model_fields,
+    *SourceSpec.model_fields,
+    *ReportSpec.model_fields,
+    *TargetSpec.model_fields,
+    "in",
+    *FilterSpec.model_fields,
+}
+
+
+def read_yaml(path: Path) -> tuple[Any, bytes]:
+    """Parse a YAML file with the safe loader (no Python object tags); errors name the line."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file not found: {path}",
+            hint="pass -c PATH, or draft one with: cxkpi init YOUR_EXPORT.csv",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(raw), raw
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = (
+            f"{path.name}, line {mark.line + 1}, column {mark.column + 1}" if mark else path.name
+        )
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{where}: not valid YAML: {problem}",
+            hint="check indentation and quoting; Python object tags are not allowed",
+        ) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve a config file; raises ConfigError naming the key and the fix."""
+    path = Path(path)
+    document, raw = read_yaml(path)
+    return parse_config(document, path=path, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_config(document: Any, *, path: Path | None = None, sha256: str | None = None) -> Config:
+    """Validate a parsed YAML document and resolve its KPI entries against the registry."""
+    where = path.name if path else "config"
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"{where}: the config must be a YAML mapping with version, sources and kpis",
+            hint="see config.example.yaml",
+        )
+    try:
+        spec = ConfigSpec.model_validate(document)
+    except ValidationError as exc:
+        raise _config_error(exc, where) from None
+    choices = tuple(
+        resolve_kpi(entry, spec.sources, f"{where}: kpis[{i}]") for i, entry in enumerate(spec.kpis)
+    )
+    config = Config(path, sha256, spec.sources, choices, spec.report)
+    check_segments(config, spec.report.by, f"{where}: report.by")
+    return config
+
+
+def resolve_kpi(
+    entry: str | Mapping[str, Any], sources: Mapping[str, SourceSpec], where: str
+) -> KpiChoice:
+    """Turn a short (`nps`) or long (`{kpi: nps, ...}`) KPI entry into a KpiChoice."""
+    entry = {"kpi": entry} if isinstance(entry, str) else dict(entry)
+    name = entry.pop("kpi", None)
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"{where}: a KPI entry needs 'kpi: NAME'", hint=f"known KPIs: {', '.join(kpis.names())}"
+        )
+    if name not in kpis.REGISTRY:
+        raise ConfigError(
+            f"{where}: unknown KPI '{name}'{_did_you_mean(name, kpis.names())}",
+            hint=f"known KPIs: {', '.join(kpis.names())} (cxkpi kpis lists them)",
+        )
+    definition = kpis.get(name)
+    source = _pick_source(definition, entry.pop("source", None), sources, where)
+    target = _parse_target(entry.pop("target", None), f"{where}.target")
+    options = _parse_options(definition, entry, sources[source], where)
+    for field in definition.required_fields(options):
+        if field not in sources[source].columns:
+            raise ConfigError(
+                f"{where}: KPI '{name}' needs field '{field}', which source '{source}' does not "
+                "map",
+                hint=f"add '{field}: <column header>' under sources.{source}.columns "
+                f"(mapped now: {', '.join(sources[source].columns) or 'nothing'})",
+            )
+    return KpiChoice(name, source, options, target)
+
+
+def _pick_source(
+    definition: kpis.Kpi, chosen: Any, sources: Mapping[str, SourceSpec], where: str
+) -> str:
+    fitting = [n for n, s in sources.items() if s.kind == definition.source]
+    if chosen is not None:
+        if chosen not in sources:
+            raise ConfigError(
+                f"{where}.source: no source named '{chosen}'", hint=f"sources: {', '.join(sources)}"
+            )
+        if sources[chosen].kind != definition.source:
+            raise ConfigError(
+                f"{where}.source: KPI '{definition.name}' reads a source of kind "
+                f"{definition.source}, and '{chosen}' is {sources[chosen].kind}"
+            )
+        return str(chosen)
+    if len(fitting) == 1:
+        return fitting[0]
+    if not fitting:
+        raise ConfigError(
+            f"{where}: KPI '{definition.name}' needs a source of kind "
+            f"{definition.source}, and the config has none",
+            hint=f"add a source with 'kind: {definition.source}'",
+        )
+    raise ConfigError(
+        f"{where}: several sources fit KPI '{definition.name}' ({', '.join(fitting)})",
+        hint="add 'source: NAME' to the KPI entry",
+    )
+
+
+def _parse_target(raw: Any, where: str) -> Target | None:
+    if raw is None:
+        return None
+    try:
+        spec = TargetSpec.model_validate({"value": raw} if not isinstance(raw, dict) else raw)
+    except ValidationError as exc:
+        raise _config_error(exc, where) from None
+    return Target(spec.value, spec.segments)
+
+
+def _parse_options(
+    definition: kpis.Kpi, raw: dict[str, Any], source: SourceSpec, where: str
+) -> Any:
+    """Validate a KPI's own options, filling a score scale from the source's `scales:`."""
+    known = definition.option_names()
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{where}: KPI '{definition.name}' has no option '{key}'"
+                f"{_did_you_mean(key, known)}",
+                hint=f"options of {definition.name}: kpi, source, target, {', '.join(known)}",
+            )
+    if "scale" in known and "scale" not in raw:
+        field = definition.fields[0]
+        declared = SOURCE_KINDS[source.kind][field].scale
+        raw = {**raw, "scale": source.scales.get(field, declared)}
+    try:
+        options = TypeAdapter(definition.Options).validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise ConfigError(
+            f"{where}.{_key_path(first['loc'])}: {first['msg']}",
+            hint=f"variants of {definition.name}: {', '.join(definition.variants)}",
+        ) from None
+    if getattr(options, "threshold", None) is not None and options.variant != "threshold":
+        options = dataclasses.replace(options, variant="threshold")
+    if getattr(options, "variant", None) == "threshold" and options.threshold is None:
+        raise ConfigError(
+            f"{where}: variant 'threshold' needs 'threshold: K' (the lowest answer that counts)"
+        )
+    return options
+
+
+def check_segments(config: Config, by: Iterable[str], where: str) -> None:
+    """Every --by name must be a segment of every source a KPI reads."""
+    for name in by:
+        for source in {choice.source for choice in config.kpis}:
+            segments = config.sources[source].segments
+            if name not in segments:
+                raise ConfigError(
+                    f"{where}: '{name}' is not a segment of source '{source}'"
+                    f"{_did_you_mean(name, segments)}",
+                    hint=f"segments of {source}: {', '.join(segments) or 'none'}; add "
+                    f"'{name}: <column header>' under sources.{source}.segments",
+                )

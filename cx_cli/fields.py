@@ -1,0 +1,91 @@
+"""Logical fields, declared once per source kind: what config maps columns onto and KPIs read.
+
+A field's type decides how its text is coerced (and why a value is dropped); a score field carries
+its default scale, which a source may override with `scales:` in config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Field:
+    """One logical field: its coercion type and, for scores, the default scale."""
+
+    type: str  # timestamp | id | text | score | number | money | duration | bool
+    scale: tuple[int, int] | None = None
+
+
+SOURCE_KINDS: dict[str, dict[str, Field]] = {
+    "responses": {
+        "submitted_at": Field("timestamp"),
+        "customer_id": Field("id"),
+        "response_id": Field("id"),
+        "nps": Field("score", (0, 10)),
+        "csat": Field("score", (1, 5)),
+        "ces": Field("score", (1, 7)),
+        "comment": Field("text"),
+    },
+    "tickets": {
+        "ticket_id": Field("id"),
+        "created_at": Field("timestamp"),
+        "first_reply_at": Field("timestamp"),
+        "solved_at": Field("timestamp"),
+        "status": Field("text"),
+        "contacts": Field("number"),
+        "replies": Field("number"),
+        "reopened": Field("number"),
+        "first_contact_resolved": Field("bool"),
+        "handle_seconds": Field("duration"),
+        "talk_seconds": Field("duration"),
+        "hold_seconds": Field("duration"),
+        "wrap_seconds": Field("duration"),
+    },
+    "orders": {
+        "order_id": Field("id"),
+        "customer_id": Field("id"),
+        "ordered_at": Field("timestamp"),
+        "amount": Field("money"),
+        "quantity": Field("number"),
+        "unit_price": Field("money"),
+        "status": Field("text"),
+    },
+    "subscriptions": {
+        "customer_id": Field("id"),
+        "started_at": Field("timestamp"),
+        "ended_at": Field("timestamp"),
+        "mrr": Field("money"),
+    },
+    "sessions": {
+        "session_id": Field("id"),
+        "user_id": Field("id"),
+        "timestamp": Field("timestamp"),
+        "pageviews": Field("number"),
+        "converted": Field("bool"),
+        "date": Field("timestamp"),
+        "sessions": Field("number"),
+        "users": Field("number"),
+        "conversions": Field("number"),
+    },
+    "spend": {
+        "date": Field("timestamp"),
+        "amount": Field("money"),
+        "channel": Field("text"),
+    },
+}
+
+# The field whose date places a row in a period and in the --since/--until window.
+TIME_FIELD: dict[str, tuple[str, ...]] = {
+    "responses": ("submitted_at",),
+    "tickets": ("created_at",),
+    "orders": ("ordered_at",),
+    "subscriptions": ("started_at",),
+    "sessions": ("timestamp", "date"),
+    "spend": ("date",),
+}
+
+
+def time_field(kind: str, mapped: set[str] | dict[str, str]) -> str | None:
+    """The mapped field that dates a row of this kind, or None when none is mapped."""
+    return next((f for f in TIME_FIELD[kind] if f in mapped), None)

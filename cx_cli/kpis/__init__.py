@@ -1,0 +1,18 @@
+"""The KPI registry: every command, config check and report reads KPI definitions from here."""
+
+from __future__ import annotations
+
+from cx_cli.kpis import survey  # noqa: F401  (registers the survey KPIs)
+from cx_cli.kpis.base import REGISTRY, Estimate, Kpi, Sums
+
+__all__ = ["REGISTRY", "Estimate", "Kpi", "Sums", "get", "names"]
+
+
+def names() -> list[str]:
+    """Registered KPI names, in registration order."""
+    return list(REGISTRY)
+
+
+def get(name: str) -> Kpi:
+    """The KPI registered under `name` (KeyError when unknown)."""
+    return REGISTRY[name]

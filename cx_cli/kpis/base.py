@@ -1,0 +1,222 @@
+"""What a KPI is: a `tally` of additive statistics per row plus an `estimate` from their sums.
+
+Grouping, batching and engines live outside the KPIs (see `cx_cli.analysis`), so one definition
+runs on one frame, on chunks of a file, or on a distributed dataframe. This module imports no
+pandas, so listing and explaining KPIs stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cx_cli import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Sums(dict[str, float]):
+    """One group's summed tally statistics, readable as attributes (`s.promoters`)."""
+
+    def __getattr__(self, name: str) -> float:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+@dataclass(frozen=True)
+class ProportionBasis:
+    """What a two-proportion test needs."""
+
+    successes: float
+    n: float
+
+
+@dataclass(frozen=True)
+class NetScoreBasis:
+    """What the NPS-style (+1/0/-1 per answer) two-sample test needs."""
+
+    plus: float
+    minus: float
+    n: float
+
+
+@dataclass(frozen=True)
+class MeanBasis:
+    """What Welch's test needs."""
+
+    n: float
+    total: float
+    total_sq: float
+
+
+Basis = ProportionBasis | NetScoreBasis | MeanBasis
+
+
+def change_p_value(a: Basis | None, b: Basis | None) -> float | None:
+    """Two-sided p-value for the difference between two estimates of the same kind."""
+    if a is None or b is None or type(a) is not type(b):
+        return None
+    if isinstance(a, ProportionBasis):
+        return stats.two_proportion_test(a.successes, a.n, b.successes, b.n)
+    if isinstance(a, NetScoreBasis):
+        test = stats.nps_test(a.plus, a.minus, a.n, b.plus, b.minus, b.n)
+        return None if test is None else test[1]
+    return stats.mean_test(a.n, a.total, a.total_sq, b.n, b.total, b.total_sq)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A KPI's value for one group, with its sample size, interval and the counts behind it."""
+
+    value: float | None
+    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    basis: Basis | None = None
+
+
+def proportion_estimate(successes: float, n: float, confidence: float, **detail: Any) -> Estimate:
+    """A percentage with a Wilson score interval."""
+    if n <= 0:
+        return Estimate(None, 0, detail=detail)
+    low, high = stats.wilson_interval(successes, n, confidence)
+    return Estimate(
+        100.0 * successes / n,
+        int(n),
+        100.0 * low,
+        100.0 * high,
+        "wilson",
+        detail,
+        ProportionBasis(successes, n),
+    )
+
+
+def mean_estimate(
+    n: float, total: float, total_sq: float, confidence: float, **detail: Any
+) -> Estimate:
+    """A mean with a Student t interval (none below two answers)."""
+    if n <= 0:
+        return Estimate(None, 0, detail=detail)
+    interval = stats.mean_interval(n, total, total_sq, confidence)
+    low, high = interval if interval is not None else (None, None)
+    sd = stats.sample_variance(n, total, total_sq)
+    detail = {**detail, "sd": None if sd is None else sd**0.5}
+    return Estimate(total / n, int(n), low, high, "t", detail, MeanBasis(n, total, total_sq))
+
+
+def net_score_estimate(
+    plus: float, minus: float, n: float, confidence: float, method: str, **detail: Any
+) -> Estimate:
+    """100 * (plus - minus) / n, each answer scoring +1/0/-1 (NPS, CES index)."""
+    if n <= 0:
+        return Estimate(None, 0, detail=detail)
+    low, high = stats.nps_interval(plus, minus, n, confidence, method)
+    return Estimate(
+        100.0 * (plus - minus) / n,
+        int(n),
+        low,
+        high,
+        method,
+        detail,
+        NetScoreBasis(plus, minus, n),
+    )
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options every KPI takes; a KPI subclasses this with its own knobs."""
+
+    variant: str = ""
+
+
+Tally = Mapping[str, Any]  # column name -> boolean or numeric Series aligned with the rows
+
+
+class Kpi:
+    """Base of every KPI definition; the `@kpi` decorator fills the class attributes."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    source: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]]
+    unit: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    variants: ClassVar[tuple[str, ...]]
+    Options: ClassVar[type[Options]] = Options
+    formula: ClassVar[str] = ""
+    interval: ClassVar[str] = ""
+
+    def required_fields(self, opts: Any) -> tuple[str, ...]:
+        """Fields this KPI reads with these options."""
+        return self.fields
+
+    def unit_for(self, opts: Any) -> str:
+        """The unit of the value with these options."""
+        return self.unit
+
+    def better_high(self, opts: Any) -> bool:
+        """Whether a higher value is better with these options."""
+        return self.higher_is_better
+
+    def needs_all_rows(self, opts: Any) -> bool:
+        """True when the KPI must see every row of a group at once (e.g. de-duplication)."""
+        return False
+
+    def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any) -> pd.DataFrame:
+        """A non-additive stage before tallying, run per group set (only if needs_all_rows)."""
+        return rows
+
+    def tally(self, rows: pd.DataFrame, opts: Any) -> Tally:
+        """Per-row contributions to additive statistics."""
+        raise NotImplementedError
+
+    def estimate(self, s: Sums, opts: Any, confidence: float) -> Estimate:
+        """The value, n and interval from one group's summed statistics."""
+        raise NotImplementedError
+
+    def option_names(self) -> tuple[str, ...]:
+        """The options this KPI accepts in a config's long form."""
+        return tuple(f.name for f in dataclasses.fields(self.Options))
+
+
+REGISTRY: dict[str, Kpi] = {}
+
+
+def kpi(
+    *,
+    name: str,
+    title: str,
+    source: str,
+    fields: tuple[str, ...],
+    unit: str,
+    higher_is_better: bool,
+    variants: tuple[str, ...],
+    formula: str,
+    interval: str,
+) -> Callable[[type[Kpi]], type[Kpi]]:
+    """Register a KPI definition under its stable name."""
+
+    def register(cls: type[Kpi]) -> type[Kpi]:
+        for attr, value in dict(
+            name=name,
+            title=title,
+            source=source,
+            fields=fields,
+            unit=unit,
+            higher_is_better=higher_is_better,
+            variants=variants,
+            formula=formula,
+            interval=interval,
+        ).items():
+            setattr(cls, attr, value)
+        REGISTRY[name] = cls()
+        return cls
+
+    return register

@@ -1,0 +1,37 @@
+"""Writing a report: to stdout, or atomically to a file (temp file in the same folder + rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from cx_cli.errors import InputError
+
+
+def write_output(text: str, output: str) -> None:
+    """Write `text` to stdout (`-`) or replace `output` atomically; never leave it half-written."""
+    if output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(
+            f"cannot write {output}: folder {folder} does not exist",
+            hint="create the folder first, or choose another -o path",
+        )
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

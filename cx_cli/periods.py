@@ -1,0 +1,49 @@
+"""Calendar periods: a timestamp's period start, its label, and the period before it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
+
+
+def period_start(when: pd.Series, unit: str) -> pd.Series:
+    """The start of each timestamp's day, ISO week (Monday), month, quarter or year."""
+    import pandas as pd
+
+    days = when.dt.floor("D") if unit != "day" else when.dt.normalize()
+    if unit == "day":
+        return days
+    if unit == "week":
+        return days - pd.to_timedelta(days.dt.weekday, unit="D")
+    month0 = when.dt.month - 1
+    month = month0 - month0 % MONTHS_PER[unit] + 1
+    return pd.to_datetime({"year": when.dt.year, "month": month, "day": 1})
+
+
+def period_label(start: pd.Timestamp, unit: str) -> str:
+    """2024-03-04, 2024-W09, 2024-03, 2024-Q1 or 2024."""
+    if unit == "day":
+        return start.strftime("%Y-%m-%d")
+    if unit == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    if unit == "month":
+        return start.strftime("%Y-%m")
+    if unit == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return str(start.year)
+
+
+def previous_start(start: pd.Timestamp, unit: str) -> pd.Timestamp:
+    """The start of the calendar period just before the one starting at `start`."""
+    import pandas as pd
+
+    if unit == "day":
+        return start - pd.Timedelta(days=1)
+    if unit == "week":
+        return start - pd.Timedelta(days=7)
+    return start - pd.DateOffset(months=MONTHS_PER[unit])

@@ -1,0 +1,109 @@
+"""The terminal report: one Rich table per KPI, data quality under it."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cx_cli.render import humanise
+
+if TYPE_CHECKING:
+    from cx_cli.report import Definition, Report, Result
+
+MOOD_STYLE = {"good": "green", "bad": "red", "flat": ""}
+STATUS_STYLE = {"met": "green", "missed": "bold red", "inconclusive": "yellow"}
+
+
+def render_table(report: Report, *, color: bool = False, width: int | None = None) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        width=width or 110,
+        highlight=False,
+        emoji=False,
+    )
+    for definition in report.definitions:
+        rows = [
+            r for r in report.results if r.kpi == definition.kpi and r.source == definition.source
+        ]
+        console.print(kpi_table(definition, rows, report))
+        console.print()
+    console.print(quality_table(report))
+    notes = [
+        "† n below min_n " + str(report.settings.get("min_n")),
+        "* change significant at p < 0.05 (Holm-adjusted)",
+    ]
+    console.print(Text("   ".join(notes), style="dim"))
+    return buffer.getvalue()
+
+
+def kpi_table(definition: Definition, rows: list[Result], report: Report) -> Table:
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    title = f"{definition.title} ({definition.kpi}, {definition.variant})"
+    table = Table(title=title, title_justify="left", title_style="bold")
+    has_periods = any(r.period for r in rows)
+    if has_periods:
+        table.add_column("Period")
+    table.add_column("Group")
+    table.add_column("Value", justify="right", style="bold")
+    table.add_column(f"{confidence}% CI", justify="right")
+    table.add_column("n", justify="right")
+    if has_periods:
+        table.add_column("Δ prev", justify="right")
+    has_targets = any(r.target is not None for r in rows)
+    if has_targets:
+        table.add_column("Target", justify="right")
+        table.add_column("Status")
+    previous_kind = None
+    for row in rows:
+        kind = (row.period is None, bool(row.segment))
+        if previous_kind is not None and kind != previous_kind:
+            table.add_section()
+        previous_kind = kind
+        table.add_row(*_cells(row, definition, has_periods, has_targets))
+    return table
+
+
+def _cells(
+    row: Result, definition: Definition, has_periods: bool, has_targets: bool
+) -> list[str | Text]:
+    n = f"{row.n:,}" + (" †" if row.low_sample else "")
+    cells: list[str | Text] = []
+    if has_periods:
+        cells.append(row.period or "all")
+    cells += [
+        humanise.group(row),
+        humanise.number(row.value, row.unit),
+        humanise.interval(row),
+        Text(n, style="dim" if row.low_sample else ""),
+    ]
+    if has_periods:
+        text, mood = humanise.change(row, definition.higher_is_better)
+        cells.append(Text(text, style=MOOD_STYLE[mood]))
+    if has_targets:
+        cells.append(humanise.number(row.target, row.unit) if row.target is not None else "")
+        cells.append(Text(humanise.status(row), style=STATUS_STYLE.get(row.status or "", "")))
+    return cells
+
+
+def quality_table(report: Report) -> Table:
+    table = Table(title="Data quality", title_justify="left", title_style="bold")
+    for name in ("Source", "Rows read", "Used", "Dropped (why)", "Values left out of n"):
+        table.add_column(name, justify="right" if name in ("Rows read", "Used") else "left")
+    for item in report.inputs:
+        dropped = ", ".join(f"{c:,} {why}" for why, c in item.rows_dropped.items()) or "none"
+        left_out = "; ".join(
+            f"{name}: " + ", ".join(f"{c:,} {why}" for why, c in counts.items() if why != "valid")
+            for name, counts in item.fields.items()
+            if any(why != "valid" for why in counts)
+        )
+        table.add_row(
+            item.source, f"{item.rows_read:,}", f"{item.rows_used:,}", dropped, left_out or "none"
+        )
+    return table

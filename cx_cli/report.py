@@ -1,0 +1,102 @@
+"""The Report: the one shape every renderer reads (results, inputs, definitions, warnings)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Result:
+    """One KPI figure for one (period, segment) group, in the contract's field order."""
+
+    kpi: str
+    source: str
+    period: str | None
+    segment: Mapping[str, str]
+    value: float | None
+    unit: str
+    n: int
+    ci_low: float | None
+    ci_high: float | None
+    ci_method: str | None
+    confidence: float
+    detail: Mapping[str, Any]
+    variant: str
+    low_sample: bool
+    target: float | None = None
+    status: str | None = None
+    previous: float | None = None
+    change: float | None = None
+    p_value: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "segment": dict(self.segment), "detail": dict(self.detail)}
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """Where a source's data came from and what happened to its rows."""
+
+    source: str
+    path: str
+    sha256: str | None
+    size_bytes: int | None
+    rows_read: int
+    rows_used: int
+    rows_dropped: Mapping[str, int]
+    fields: Mapping[str, Mapping[str, int]]
+    encoding: str
+    delimiter: str
+    header_rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """The definition a KPI was computed with, echoed so two reports can be compared."""
+
+    kpi: str
+    title: str
+    source: str
+    unit: str
+    higher_is_better: bool
+    variant: str
+    options: Mapping[str, Any]
+    formula: str
+    interval: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one run computed, plus the metadata that makes it traceable."""
+
+    results: tuple[Result, ...]
+    inputs: tuple[InputSummary, ...]
+    definitions: tuple[Definition, ...]
+    settings: Mapping[str, Any]
+    tool_version: str
+    generated_at: str
+    config_path: str | None = None
+    config_sha256: str | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def checked_rows(self) -> list[Result]:
+        """Rows that `--fail-on-miss` checks: overall rows and rows of each KPI's latest period."""
+        latest: dict[str, str] = {}
+        for row in self.results:
+            if row.period is not None:
+                latest[row.kpi] = max(latest.get(row.kpi, row.period), row.period)
+        return [r for r in self.results if r.period is None or r.period == latest.get(r.kpi)]
+
+    def missed(self) -> list[Result]:
+        """Checked rows whose target was missed."""
+        return [r for r in self.checked_rows() if r.status == "missed"]

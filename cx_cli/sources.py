@@ -1,0 +1,437 @@
+"""Read a source: only its mapped columns, in batches, coerced to logical fields, drops counted.
+
+The reader never loads a whole file: it streams record batches from pyarrow's CSV reader and
+yields clean pandas frames of logical fields (and `seg:<name>` segment columns), so memory
+follows the batch size. Every row it drops is counted by reason in `SourceQuality`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import difflib
+import hashlib
+import io
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from cx_cli.errors import InputError
+from cx_cli.fields import SOURCE_KINDS, Field, time_field
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cx_cli.config import FilterSpec, SourceSpec
+
+BLANK_TOKENS = frozenset({"", "na", "n/a", "null", "none", "nan", "-"})
+PRESET_HEADER_ROWS = {"qualtrics": 3, "surveymonkey": 2}
+HEAD_BYTES = 1 << 20
+DEFAULT_BATCH_BYTES = 8 << 20
+SEGMENT_PREFIX = "seg:"
+
+
+@dataclass
+class SourceQuality:
+    """Row accounting for one source: rows read, used, dropped by reason, and per-field counts."""
+
+    source: str
+    path: str
+    rows_read: int = 0
+    rows_dropped: Counter[str] = field(default_factory=Counter)
+    fields: dict[str, Counter[str]] = field(default_factory=dict)
+    sha256: str | None = None
+    size_bytes: int | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    header_rows: int = 1
+    columns: tuple[str, ...] = ()
+
+    @property
+    def rows_used(self) -> int:
+        return self.rows_read - sum(self.rows_dropped.values())
+
+    def count_field(self, name: str, reason: str, count: int) -> None:
+        if count:
+            self.fields.setdefault(name, Counter())[reason] += count
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive date bounds on a source's time field (--since / --until)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def __bool__(self) -> bool:
+        return self.since is not None or self.until is not None
+
+
+class _HashingStream(io.RawIOBase):
+    """A readable stream that serves already-peeked bytes, then the rest, hashing everything."""
+
+    def __init__(self, head: bytes, rest: IO[bytes], digest: Any) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+        self._digest = digest
+        self.size = len(head)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self._head):
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        self._digest.update(data)
+        self.size += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _open_bytes(path: str, source: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    where = f"source '{source}'"
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: file not found ({where})",
+            hint="check the path; a relative path is relative to the config file, "
+            f"or pass --input {source}=PATH",
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file ({where})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}) ({where})") from None
+
+
+def _sniff_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+@dataclass
+class SourceReader:
+    """Streams one source as clean frames of logical fields; fills `quality` as it goes."""
+
+    name: str
+    spec: SourceSpec
+    path: str
+    fields: tuple[str, ...]
+    segments: tuple[str, ...] = ()
+    window: Window = dataclasses.field(default_factory=Window)
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+    quality: SourceQuality = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quality = SourceQuality(self.name, self.path)
+        self.time_field = time_field(self.spec.kind, self.spec.columns)
+        wanted = {*self.fields, *(f.field for f in self.spec.filters if f.field)}
+        if self.time_field:
+            wanted.add(self.time_field)
+        if self.spec.dedupe:
+            wanted.add(self.spec.dedupe)
+        self.wanted = tuple(f for f in self.spec.columns if f in wanted)
+        self._seen_ids: set[str] = set()
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _header_rows(self) -> int:
+        return PRESET_HEADER_ROWS.get(self.spec.preset or "", self.spec.header_rows)
+
+    def _open(self) -> tuple[_HashingStream, list[str]]:
+        raw = _open_bytes(self.path, self.name)
+        digest = hashlib.sha256()
+        head = raw.read(HEAD_BYTES)
+        digest.update(head)
+        if not head.strip():
+            raw.close()
+            raise InputError(
+                f"{self.path}: the file is empty (source '{self.name}')",
+                hint="export the data again; a CSV needs a header row and data rows",
+            )
+        encoding = self.spec.encoding or "utf-8"
+        if head.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
+            head = head[3:]
+        self.quality.encoding = encoding
+        text = head.decode(encoding, errors="replace")
+        first_line = text.splitlines()[0] if text else ""
+        delimiter = self.spec.delimiter or _sniff_delimiter(first_line)
+        self.quality.delimiter = delimiter
+        self.quality.header_rows = self._header_rows()
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        self.quality.columns = tuple(header)
+        self._raw = raw
+        return _HashingStream(head, raw, digest), header
+
+    def _check_header(self, header: list[str]) -> None:
+        needed = {self.spec.columns[f] for f in self.wanted}
+        needed |= {self.spec.segments[s] for s in self.segments}
+        needed |= {f.column for f in self.spec.filters if f.column}
+        for column in sorted(needed):
+            if column not in header:
+                close = difflib.get_close_matches(column, header, n=1)
+                suggestion = f"did you mean {close[0]!r}? " if close else ""
+                raise InputError(
+                    f"{self.path}: column {column!r} is not in the file (source '{self.name}')",
+                    hint=f"{suggestion}columns in the file: {', '.join(header)}",
+                )
+            if header.count(column) > 1:
+                raise InputError(
+                    f"{self.path}: column {column!r} appears "
+                    f"{header.count(column)} times in the header",
+                    hint="rename the duplicate columns in the export",
+                )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """Clean frames of logical fields, one per block of the file."""
+        import pyarrow as pa
+        from pyarrow import csv as pacsv
+
+        stream, header = self._open()
+        self._check_header(header)
+        raw_columns = sorted(
+            {self.spec.columns[f] for f in self.wanted}
+            | {self.spec.segments[s] for s in self.segments}
+            | {f.column for f in self.spec.filters if f.column}
+        )
+        read = pacsv.ReadOptions(
+            block_size=self.batch_bytes,
+            skip_rows_after_names=self._header_rows() - 1,
+            encoding=self.quality.encoding,
+        )
+        parse = pacsv.ParseOptions(delimiter=self.quality.delimiter, newlines_in_values=True)
+        convert = pacsv.ConvertOptions(
+            include_columns=raw_columns,
+            column_types={c: pa.string() for c in raw_columns},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        )
+        try:
+            reader = pacsv.open_csv(
+                stream, read_options=read, parse_options=parse, convert_options=convert
+            )
+            for batch in reader:
+                if batch.num_rows:
+                    yield self._clean(batch.to_pandas())
+        except pa.ArrowInvalid as exc:
+            raise InputError(
+                f"{self.path}: cannot parse the CSV (source '{self.name}'): "
+                f"{str(exc).splitlines()[0]}",
+                hint="check the delimiter, quoting and that every row has as many "
+                "fields as the header",
+            ) from None
+        finally:
+            self._raw.close() if self._raw is not sys.stdin.buffer else None
+        self.quality.sha256 = stream._digest.hexdigest()
+        self.quality.size_bytes = stream.size
+        if self.quality.rows_read == 0:
+            raise InputError(
+                f"{self.path}: the file has a header but no data rows (source '{self.name}')",
+                hint="check that the export is not empty for the chosen dates",
+            )
+        self._check_scales()
+
+    def _clean(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Rename to logical fields, coerce types, apply filters, window and dedupe."""
+        import pandas as pd
+
+        self.quality.rows_read += len(raw)
+        out = pd.DataFrame(index=raw.index)
+        for name in self.wanted:
+            out[name] = self._coerce(name, raw[self.spec.columns[name]])
+        for name in self.segments:
+            labels = raw[self.spec.segments[name]].str.strip()
+            out[SEGMENT_PREFIX + name] = labels.fillna("(blank)").replace("", "(blank)")
+        keep = pd.Series(True, index=raw.index)
+        for spec in self.spec.filters:
+            values = out[spec.field] if spec.field else raw[spec.column]
+            keep = self._drop(keep, _evaluate(spec, values), spec.describe())
+        if self.time_field:
+            keep = self._keep_dated(
+                keep, raw[self.spec.columns[self.time_field]], out[self.time_field]
+            )
+        if self.spec.dedupe:
+            keep = self._drop(
+                keep, self._first_seen(out[self.spec.dedupe], keep), f"duplicate {self.spec.dedupe}"
+            )
+        return out[keep]
+
+    def _drop(self, keep: pd.Series, passes: pd.Series, reason: str) -> pd.Series:
+        dropped = int((keep & ~passes).sum())
+        if dropped:
+            self.quality.rows_dropped[reason] += dropped
+        return keep & passes
+
+    def _keep_dated(self, keep: pd.Series, text: pd.Series, when: pd.Series) -> pd.Series:
+        name = self.time_field
+        keep = self._drop(keep, text.notna(), f"{name} blank")
+        keep = self._drop(keep, when.notna() | text.isna(), f"{name} not a date")
+        if self.window.since:
+            keep = self._drop(keep, when >= _midnight(self.window.since), "before --since")
+        if self.window.until:
+            end = _midnight(self.window.until + dt.timedelta(days=1))
+            keep = self._drop(keep, when < end, "after --until")
+        return keep
+
+    def _first_seen(self, ids: pd.Series, keep: pd.Series) -> pd.Series:
+        candidates = ids.where(keep)
+        repeat = (candidates.duplicated() & candidates.notna()) | candidates.isin(self._seen_ids)
+        self._seen_ids.update(candidates.dropna().tolist())
+        return ~repeat
+
+    def _coerce(self, name: str, text: pd.Series) -> pd.Series:
+        kind = SOURCE_KINDS[self.spec.kind][name]
+        if kind.type == "score":
+            return self._score(name, kind, text)
+        if kind.type == "timestamp":
+            return self._timestamp(name, text)
+        if kind.type in ("number", "money", "duration"):
+            return self._number(name, text)
+        if kind.type == "bool":
+            return self._boolean(name, text)
+        return text
+
+    def _number_or_blank(self, name: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """Numbers from text (after the field's `values:` map), and which cells were blank."""
+        import pandas as pd
+
+        stripped = text.str.strip()
+        blank = stripped.isna() | stripped.str.lower().isin(BLANK_TOKENS)
+        mapping = self.spec.values.get(name)
+        if mapping:
+            mapped = stripped.map(mapping)
+            numbers = mapped.astype("float64").fillna(pd.to_numeric(stripped, errors="coerce"))
+        else:
+            numbers = pd.to_numeric(stripped, errors="coerce")
+        numbers = numbers.astype("float64").where(~blank)
+        self.quality.count_field(name, "blank", int(blank.sum()))
+        self.quality.count_field(name, "not a number", int((numbers.isna() & ~blank).sum()))
+        return numbers, blank
+
+    def _score(self, name: str, kind: Field, text: pd.Series) -> pd.Series:
+        numbers, _ = self._number_or_blank(name, text)
+        low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
+        on_scale = numbers.between(low, high) & (numbers == numbers.round())
+        self.quality.count_field(
+            name, f"outside the {low}-{high} scale", int((numbers.notna() & ~on_scale).sum())
+        )
+        valid = numbers.where(on_scale)
+        self.quality.count_field(name, "valid", int(valid.notna().sum()))
+        return valid
+
+    def _number(self, name: str, text: pd.Series) -> pd.Series:
+        numbers, _ = self._number_or_blank(name, text)
+        self.quality.count_field(name, "valid", int(numbers.notna().sum()))
+        return numbers
+
+    def _boolean(self, name: str, text: pd.Series) -> pd.Series:
+        truth = {
+            "true": True,
+            "yes": True,
+            "y": True,
+            "1": True,
+            "t": True,
+            "false": False,
+            "no": False,
+            "n": False,
+            "0": False,
+            "f": False,
+        }
+        values = text.str.strip().str.lower().map(truth)
+        self.quality.count_field(name, "blank", int(text.isna().sum()))
+        self.quality.count_field(name, "not true/false", int((values.isna() & text.notna()).sum()))
+        return values
+
+    def _timestamp(self, name: str, text: pd.Series) -> pd.Series:
+        import pandas as pd
+
+        fmt = self.spec.date_format or "ISO8601"
+        try:
+            when = pd.to_datetime(text, format=fmt, errors="coerce")
+        except (ValueError, TypeError):  # mixed UTC offsets: normalise through UTC
+            when = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        if getattr(when.dt, "tz", None) is not None:
+            when = when.dt.tz_convert(self.spec.timezone or "UTC").dt.tz_localize(None)
+        bad = when.isna() & text.notna()
+        if bad.sum() > 0.5 * max(int(text.notna().sum()), 1):
+            example = text[bad].iloc[0]
+            raise InputError(
+                f"{self.path}: column {self.spec.columns[name]!r} ({name}): most values are not "
+                f"dates in format {fmt} (e.g. {example!r})",
+                hint=f'set date_format under sources.{self.name} (e.g. "%d/%m/%Y %H:%M")',
+            )
+        return when
+
+    def _check_scales(self) -> None:
+        """A score column whose answers are mostly off the scale is mapped wrongly: refuse it."""
+        for name, counts in self.quality.fields.items():
+            if SOURCE_KINDS[self.spec.kind][name].type != "score":
+                continue
+            off = sum(c for reason, c in counts.items() if reason.startswith(("outside", "not")))
+            if off >= 5 and off > counts.get("valid", 0):
+                raise InputError(
+                    f"{self.path}: column {self.spec.columns[name]!r} ({name}): {off} of "
+                    f"{off + counts.get('valid', 0)} answers are not numbers on the scale",
+                    hint=f"map the column to the right field, or declare the scale "
+                    f"(scales: {{{name}: [LOW, HIGH]}}) or text answers (values: {{{name}: "
+                    "{...}}) under sources." + self.name,
+                )
+
+
+def _midnight(day: dt.date) -> Any:
+    import pandas as pd
+
+    return pd.Timestamp(day)
+
+
+def _evaluate(spec: FilterSpec, values: pd.Series) -> pd.Series:
+    """Which rows pass one filter condition (a blank never passes a comparison)."""
+    import pandas as pd
+
+    ((op, arg),) = spec.operators().items()
+    if op in ("is_null", "not_null"):
+        blank = values.isna() if values.dtype != object else values.isna() | (values == "")
+        return blank == arg if op == "is_null" else (~blank) == arg
+    if op in ("gt", "ge", "lt", "le"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        return getattr(numbers, op)(arg).fillna(False).astype(bool)
+    if op in ("startswith", "not_startswith", "contains"):
+        text = values.astype("string")
+        hit = (
+            (text.str.contains(arg, regex=False) if op == "contains" else text.str.startswith(arg))
+            .fillna(False)
+            .astype(bool)
+        )
+        return ~hit if op == "not_startswith" else hit
+    choices = [arg] if op in ("eq", "ne") else list(arg)
+    if values.dtype.kind in "fiub":
+        hit = values.isin([float(c) for c in choices])
+    else:
+        hit = values.astype("string").isin([str(c) for c in choices]).fillna(False).astype(bool)
+    return ~hit if op in ("ne", "not_in") else hit
+
+
+def read_header(path: str, spec: SourceSpec) -> list[str]:
+    """The header of a source's file, for hints; empty when it cannot be read."""
+    try:
+        reader = SourceReader("?", spec, path, ())
+        _, header = reader._open()
+        reader._raw.close()
+        return header
+    except (InputError, OSError):
+        return []
+
+
+__all__ = ["SEGMENT_PREFIX", "SourceQuality", "SourceReader", "Window", "read_header"]
