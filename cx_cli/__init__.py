@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from cx_cli.config import Config
     from cx_cli.report import Report
 
+# Bound eagerly: a lazy wrapper named `render` would be shadowed by the `cx_cli.render`
+# subpackage as soon as it is imported. The subpackage itself imports nothing heavy.
+from cx_cli.render import render  # noqa: E402
+
 __all__ = ["__version__", "load_config", "render", "run"]
 
 
@@ -32,10 +36,3 @@ def run(config: Config, **options: Any) -> Report:
     from cx_cli.analysis import run as _run
 
     return _run(config, **options)
-
-
-def render(report: Report, fmt: str = "json", **options: Any) -> str:
-    """Render a Report as text in one of the formats of `cx_cli.render`."""
-    from cx_cli.render import render as _render
-
-    return _render(report, fmt, **options)

@@ -18,7 +18,7 @@ def period_start(when: pd.Series, unit: str) -> pd.Series:
     if unit == "day":
         return days
     if unit == "week":
-        return days - pd.to_timedelta(days.dt.weekday, unit="D")
+        return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     month0 = when.dt.month - 1
     month = month0 - month0 % MONTHS_PER[unit] + 1
     return pd.to_datetime({"year": when.dt.year, "month": month, "day": 1})

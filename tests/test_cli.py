@@ -1,0 +1,254 @@
+"""The command line as a user runs it: every command and format, stdin, files, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cx_cli.cli import app
+from tests.conftest import survey_config, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path: Path, tiny_survey: Path) -> Path:
+    return write_config(tmp_path, survey_config(tiny_survey, period="month", by=["channel"]))
+
+
+def test_json_report_follows_the_contract(config: Path) -> None:
+    result = runner.invoke(app, ["report", "-c", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    assert document["tool"]["name"] == "cxkpi"
+    assert len(document["config"]["sha256"]) == 64
+    (source,) = document["inputs"]
+    assert (source["rows_read"], source["rows_used"], source["rows_dropped"]) == (10, 10, {})
+    overall = [r for r in document["results"] if r["period"] is None and r["segment"] == {}]
+    assert [r["kpi"] for r in overall] == ["nps", "csat", "ces"]
+    fields = [
+        "kpi",
+        "source",
+        "period",
+        "segment",
+        "value",
+        "unit",
+        "n",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "confidence",
+        "detail",
+        "variant",
+        "low_sample",
+        "target",
+        "status",
+        "previous",
+        "change",
+        "p_value",
+    ]
+    assert all(list(r) == fields for r in document["results"])
+    assert overall[0]["value"] == pytest.approx(100 / 9)
+
+
+def test_json_is_strict_without_nan(tmp_path: Path) -> None:
+    from tests.conftest import write_csv
+
+    path = write_csv(tmp_path / "s.csv", [(1, "2024-01-01", "a", "x", 9, None, None)])
+    config = write_config(
+        tmp_path, survey_config(path, ["nps", {"kpi": "csat", "variant": "mean"}])
+    )
+    result = runner.invoke(app, ["report", "-c", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "NaN" not in result.stdout
+    document = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(c))
+    csat = [r for r in document["results"] if r["kpi"] == "csat"][0]
+    assert (csat["value"], csat["n"]) == (None, 0)
+
+
+def test_csv_report_is_tidy_long_with_segment_and_detail_columns(config: Path) -> None:
+    result = runner.invoke(app, ["report", "-c", str(config), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    header = list(rows[0])
+    assert header[:4] == ["kpi", "source", "period", "channel"]
+    assert "detail.promoters" in header
+    nps = [r for r in rows if r["kpi"] == "nps" and r["period"] == "" and r["channel"] == ""]
+    assert float(nps[0]["value"]) == pytest.approx(100 / 9)
+    assert nps[0]["detail.promoters"] == "4"
+    # 3 KPIs x (overall + 2 months + 2 channels + 4 month x channel cells)
+    assert len(rows) == 3 * 9
+
+
+def test_csv_report_neutralises_formulas_in_segment_labels(tmp_path: Path) -> None:
+    from tests.conftest import write_csv
+
+    path = write_csv(
+        tmp_path / "s.csv",
+        [
+            (1, "2024-01-01", "a", '=HYPERLINK("x")', 9, 5, 7),
+            (2, "2024-01-01", "b", "@SUM(A1)", 10, 4, 6),
+            (3, "2024-01-01", "c", "-5", 3, 2, 1),
+        ],
+    )
+    config = write_config(tmp_path, survey_config(path, ["nps"], by=["channel"]))
+    result = runner.invoke(app, ["report", "-c", str(config), "--format", "csv"])
+    labels = {r["channel"] for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert labels == {"", '\'=HYPERLINK("x")', "'@SUM(A1)", "-5"}
+    hostile = runner.invoke(app, ["report", "-c", str(config), "--format", "json"])
+    assert '=HYPERLINK(\\"x\\")' in hostile.stdout  # JSON escapes, does not alter
+
+
+def test_markdown_and_table_show_every_kpi_and_data_quality(config: Path) -> None:
+    for fmt in ("markdown", "table"):
+        result = runner.invoke(app, ["report", "-c", str(config), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        for title in (
+            "Net Promoter Score",
+            "Customer satisfaction",
+            "Customer effort score",
+            "Data quality",
+        ):
+            assert title in result.stdout
+        assert "\x1b[" not in result.stdout  # no colour when stdout is not a terminal
+    markdown = runner.invoke(app, ["report", "-c", str(config), "--format", "markdown"]).stdout
+    assert "| all | All | +11 |" in markdown
+
+
+def test_stdin_input_with_dash(config: Path, tiny_survey: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["report", "-c", str(config), "--input", "surveys=-", "--format", "json", "--kpi", "nps"],
+        input=tiny_survey.read_bytes(),
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["inputs"][0]["path"] == "<stdin>"
+    assert document["results"][0]["n"] == 9
+
+
+def test_output_file_is_written_and_stdout_stays_empty(config: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old report")
+    result = runner.invoke(app, ["report", "-c", str(config), "-f", "json", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert json.loads(target.read_text())["schema_version"] == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json")] == []
+
+
+def test_failed_render_leaves_the_existing_report_intact(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cx_cli.output
+
+    target = tmp_path / "out.json"
+    target.write_text("old report")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cx_cli.output.os, "fsync", broken_fsync)
+    result = runner.invoke(app, ["report", "-c", str(config), "-f", "json", "-o", str(target)])
+    assert result.exit_code != 0
+    assert target.read_text() == "old report"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json")] == []
+
+
+def test_fail_on_miss_exits_3_only_when_a_checked_target_is_missed(
+    tmp_path: Path, tiny_survey: Path
+) -> None:
+    missed = write_config(
+        tmp_path, survey_config(tiny_survey, [{"kpi": "nps", "target": 90}]), "missed.yaml"
+    )
+    result = runner.invoke(app, ["report", "-c", str(missed), "--fail-on-miss", "-f", "json"])
+    assert result.exit_code == 3
+    assert "target missed" in result.stderr
+    met = write_config(
+        tmp_path, survey_config(tiny_survey, [{"kpi": "nps", "target": -90}]), "met.yaml"
+    )
+    assert runner.invoke(app, ["report", "-c", str(met), "--fail-on-miss"]).exit_code == 0
+    without = runner.invoke(app, ["report", "-c", str(missed)])
+    assert without.exit_code == 0
+
+
+def test_fail_on_miss_checks_only_the_latest_period(tmp_path: Path, tiny_survey: Path) -> None:
+    # CSAT top-2-box: January 2 of 5 (Wilson upper 76.9 %) misses 80; February 4 of 4 (Wilson
+    # [51.0, 100]) and overall 6 of 9 ([35.4, 87.9]) are inconclusive against 80.
+    config = write_config(
+        tmp_path, survey_config(tiny_survey, [{"kpi": "csat", "target": 80}], period="month")
+    )
+    result = runner.invoke(app, ["report", "-c", str(config), "--fail-on-miss", "-f", "json"])
+    document = json.loads(result.stdout)
+    statuses = {r["period"]: r["status"] for r in document["results"]}
+    assert statuses == {None: "inconclusive", "2024-01": "missed", "2024-02": "inconclusive"}
+    assert result.exit_code == 0
+
+
+def test_validate_reports_row_accounting_per_source(config: Path) -> None:
+    result = runner.invoke(app, ["validate", "-c", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (source,) = json.loads(result.stdout)["sources"]
+    assert source["rows_read"] == 10
+    assert source["fields"]["nps"] == {"blank": 1, "valid": 9}
+    assert source["delimiter"] == ","
+    table = runner.invoke(app, ["validate", "-c", str(config)])
+    assert "10 read, 10 used" in table.stdout
+
+
+def test_kpis_lists_and_explains(config: Path) -> None:
+    listing = runner.invoke(app, ["kpis"])
+    assert listing.exit_code == 0
+    assert all(name in listing.stdout for name in ("nps", "csat", "ces"))
+    explained = runner.invoke(app, ["kpis", "nps"])
+    assert "promoter 9-10" in explained.stdout and "adjusted-Wald" in explained.stdout
+    unknown = runner.invoke(app, ["kpis", "npx"])
+    assert unknown.exit_code == 2 and "did you mean 'nps'" in unknown.stderr
+
+
+def test_python_dash_m_is_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cx_cli", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("cxkpi ")
+
+
+def test_help_and_kpis_do_not_import_pandas() -> None:
+    code = (
+        "import sys\nfrom cx_cli.cli import app\n"
+        "for args in (['--help'], ['kpis'], ['report', '--help']):\n"
+        "    try:\n        app(args)\n    except SystemExit:\n        pass\n"
+        "print('pandas' in sys.modules, 'pyarrow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_sample_config_runs_end_to_end() -> None:
+    result = runner.invoke(app, ["report", "-c", str(ROOT / "config.example.yaml"), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["inputs"][0]["rows_read"] == 2400
+    assert {r["kpi"] for r in document["results"]} == {"nps", "csat", "ces"}
+
+
+def test_init_drafts_a_config_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = ROOT / "sample_data" / "surveys.csv"
+    monkeypatch.chdir(tmp_path)
+    drafted = runner.invoke(app, ["init", str(sample)])
+    assert drafted.exit_code == 0, drafted.output
+    assert (tmp_path / "cxkpi.yaml").exists()
+    report = runner.invoke(app, ["report", "-f", "json"])  # ./cxkpi.yaml is the default
+    assert report.exit_code == 0, report.output
+    assert {r["kpi"] for r in json.loads(report.stdout)["results"]} >= {"nps", "csat", "ces"}
+    again = runner.invoke(app, ["init", str(sample)])
+    assert again.exit_code == 2 and "--force" in again.stderr
