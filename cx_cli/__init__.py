@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # Bound eagerly: a lazy wrapper named `render` would be shadowed by the `cx_cli.render`
 # subpackage as soon as it is imported. The subpackage itself imports nothing heavy.
-from cx_cli.render import render  # noqa: E402
+from cx_cli.render import render
 
 __all__ = ["__version__", "load_config", "render", "run"]
 

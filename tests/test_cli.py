@@ -71,7 +71,7 @@ def test_json_is_strict_without_nan(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "NaN" not in result.stdout
     document = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(c))
-    csat = [r for r in document["results"] if r["kpi"] == "csat"][0]
+    csat = next(r for r in document["results"] if r["kpi"] == "csat")
     assert (csat["value"], csat["n"]) == (None, 0)
 
 
