@@ -15,18 +15,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cx_cli import __version__, stats
-from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, resolve_kpi
+from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, leaves, resolve_kpi
 from cx_cli.errors import ConfigError
-from cx_cli.kpis.base import Estimate, Sums, change_p_value
+from cx_cli.kpis.base import ALL, PERIOD, Context, Estimate, Sums, change_p_value
 from cx_cli.periods import period_label, period_start, previous_start
 from cx_cli.report import Definition, InputSummary, Report, Result
-from cx_cli.sources import DEFAULT_BATCH_BYTES, SEGMENT_PREFIX, SourceReader, Window
+from cx_cli.sources import (
+    DEFAULT_BATCH_BYTES,
+    IN_WINDOW,
+    SEGMENT_PREFIX,
+    SourceReader,
+    Window,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-ALL = "_all"
-PERIOD = "_period"
 
 
 @dataclass(frozen=True)
@@ -125,29 +128,33 @@ def run(config: Config, **overrides: Any) -> Report:
                 f"--input {name}=...: no source named '{name}'",
                 hint=f"sources: {', '.join(config.sources)}",
             )
-    results: list[Result] = []
+    sums: dict[int, dict[GroupSet, pd.DataFrame]] = {}
     inputs: list[InputSummary] = []
-    for source in dict.fromkeys(c.source for c in choices):
-        mine = [c for c in choices if c.source == source]
-        path = options.inputs.get(source) or config.source_path(source)
+    scheduled = [leaf for choice in choices for leaf in leaves(choice)]
+    for source in dict.fromkeys(leaf.source for leaf in scheduled):
+        mine = [leaf for leaf in scheduled if leaf.source == source]
+        spec = config.sources[source]
         reader = SourceReader(
             source,
-            config.sources[source],
-            path,
-            tuple(f for c in mine for f in c.definition.required_fields(c.options)),
+            spec,
+            options.inputs.get(source) or config.source_path(source),
+            tuple(f for c in mine for f in c.definition.required_fields(c.options, spec.kind)),
             settings.by,
             Window(settings.since, settings.until),
             options.batch_bytes,
+            keep_history=any(c.definition.needs_history(c.options) for c in mine),
         )
         if settings.period and reader.time_field is None:
             raise ConfigError(
                 f"--period {settings.period}: source '{source}' maps no date field",
                 hint="map its timestamp column under columns, or use --period none",
             )
-        sums = tally_source(reader, mine, settings)
+        sums.update(tally_source(reader, mine, settings))
         inputs.append(_summary(reader))
-        for choice in mine:
-            results.extend(results_for(choice, sums[id(choice)], settings))
+    results: list[Result] = []
+    for choice in choices:
+        table = join_parts(choice, sums, settings) if choice.parts else sums[id(choice)]
+        results.extend(results_for(choice, table, settings))
     return Report(
         results=tuple(_finish(results, settings)),
         inputs=tuple(inputs),
@@ -190,17 +197,18 @@ def tally_source(
     whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
     partials: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
-    for frame in reader.batches():
+    for frame in staged(reader):
         keyed = _with_keys(frame, reader.time_field, settings.period)
+        current = keyed[keyed[IN_WINDOW]] if IN_WINDOW in keyed else keyed
         if additive:
             columns = {
                 f"{id(c)}|{k}": v
                 for c in additive
-                for k, v in c.definition.tally(keyed, c.options).items()
+                for k, v in c.definition.tally(current, c.options).items()
             }
-            table = pd.DataFrame(columns, index=keyed.index)
+            table = pd.DataFrame(columns, index=current.index)
             partials.append(
-                pd.concat([keyed[finest], table], axis=1)
+                pd.concat([current[finest], table], axis=1)
                 .groupby(finest, observed=True, sort=False)
                 .sum()
             )
@@ -217,10 +225,48 @@ def tally_source(
                 out[id(c)][group_set] = part.rename(columns=lambda k: k.split("|", 1)[1])
     if whole:
         rows = pd.concat(kept) if kept else None
+        ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
         for c in whole:
+            mine = rows
+            if rows is not None and IN_WINDOW in rows and not c.definition.needs_history(c.options):
+                mine = rows[rows[IN_WINDOW]]
             for group_set in sets:
-                out[id(c)][group_set] = _tally_whole(rows, c, _keys(group_set))
+                out[id(c)][group_set] = _tally_whole(mine, c, _keys(group_set), ctx)
     return out
+
+
+def join_parts(
+    choice: KpiChoice, sums: Mapping[int, Mapping[GroupSet, pd.DataFrame]], settings: Settings
+) -> dict[GroupSet, pd.DataFrame]:
+    """A composite KPI's sums: each part's columns as `role.column`, aligned on the group keys.
+
+    A group one part has and another lacks gets zeros for the missing part (no spend, or no
+    new customers, in that period), so the estimate can say what is undefined.
+    """
+    import pandas as pd
+
+    joined = {}
+    for group_set in group_sets(settings):
+        tables = [
+            sums[id(part)][group_set].add_prefix(f"{role}.") for role, part in choice.parts
+        ]
+        joined[group_set] = pd.concat(tables, axis=1).fillna(0.0)
+    return joined
+
+
+def staged(reader: SourceReader) -> Iterable[pd.DataFrame]:
+    """The reader's batches, or for an orders source with order ids, one frame of whole orders.
+
+    A line-item export spreads an order over several rows, possibly across batches; summing
+    per order is exact only once every batch is in, so orders are reduced per batch and merged.
+    """
+    if reader.spec.kind != "orders" or "order_id" not in reader.wanted:
+        yield from reader.batches()
+        return
+    from cx_cli.stages import merge_orders, reduce_orders
+
+    partials = [reduce_orders(frame, reader.spec.order_total) for frame in reader.batches()]
+    yield merge_orders(partials, reader.spec.order_total)
 
 
 def _with_keys(frame: pd.DataFrame, time_field: str | None, period: str | None) -> pd.DataFrame:
@@ -230,16 +276,25 @@ def _with_keys(frame: pd.DataFrame, time_field: str | None, period: str | None) 
     return frame
 
 
-def _tally_whole(rows: pd.DataFrame | None, choice: KpiChoice, keys: list[str]) -> pd.DataFrame:
+def _tally_whole(
+    rows: pd.DataFrame | None, choice: KpiChoice, keys: list[str], ctx: Context
+) -> pd.DataFrame:
     import pandas as pd
 
     if rows is None:
         return pd.DataFrame()
-    prepared = choice.definition.prepare(rows, keys, choice.options)
-    table = pd.DataFrame(
-        dict(choice.definition.tally(prepared, choice.options)), index=prepared.index
-    )
-    return pd.concat([prepared[keys], table], axis=1).groupby(keys, observed=True).sum()
+    definition = choice.definition
+    prepared = definition.prepare(rows, keys, choice.options, ctx)
+    table = pd.DataFrame(dict(definition.tally(prepared, choice.options)), index=prepared.index)
+    sums = pd.concat([prepared[keys], table], axis=1).groupby(keys, observed=True).sum()
+    observed = definition.observations(prepared, choice.options)
+    if observed is None:
+        return sums
+    grouped = pd.concat([prepared[keys], observed.rename("_obs")], axis=1).groupby(
+        keys, observed=True
+    )["_obs"]
+    quantiles = pd.DataFrame({"median": grouped.median(), "p90": grouped.quantile(0.9)})
+    return sums.join(quantiles)
 
 
 # -- estimating --------------------------------------------------------------------------------
@@ -365,6 +420,7 @@ def _summary(reader: SourceReader) -> InputSummary:
         rows_read=q.rows_read,
         rows_used=q.rows_used,
         rows_dropped=dict(q.rows_dropped),
+        rows_history_only=q.rows_history_only,
         fields={k: dict(v) for k, v in q.fields.items()},
         encoding=q.encoding,
         delimiter=q.delimiter,

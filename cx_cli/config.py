@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from cx_cli import kpis
 from cx_cli.errors import ConfigError
-from cx_cli.fields import SOURCE_KINDS
+from cx_cli.fields import SOURCE_KINDS, available
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
@@ -120,6 +120,7 @@ class SourceSpec(_Strict):
     values: dict[str, dict[str, float]] = {}
     scales: dict[str, tuple[int, int]] = {}
     dedupe: str | None = None
+    order_total: Literal["sum", "first"] = "sum"
 
     @model_validator(mode="after")
     def _known_fields(self) -> SourceSpec:
@@ -201,6 +202,8 @@ class KpiChoice:
     source: str
     options: Any
     target: Target | None = None
+    kind: str = ""
+    parts: tuple[tuple[str, KpiChoice], ...] = ()  # (role, choice) of a KPI built from parts
 
     @property
     def definition(self) -> kpis.Kpi:
@@ -321,48 +324,88 @@ def resolve_kpi(
         raise ConfigError(
             f"{where}: a KPI entry needs 'kpi: NAME'", hint=f"known KPIs: {', '.join(kpis.names())}"
         )
-    if name not in kpis.REGISTRY:
+    if name not in kpis.names():
         raise ConfigError(
             f"{where}: unknown KPI '{name}'{_did_you_mean(name, kpis.names())}",
             hint=f"known KPIs: {', '.join(kpis.names())} (cxkpi kpis lists them)",
         )
     definition = kpis.get(name)
-    source = _pick_source(definition, entry.pop("source", None), sources, where)
     target = _parse_target(entry.pop("target", None), f"{where}.target")
+    if definition.parts:
+        return _resolve_composite(definition, entry, sources, target, where)
+    source = _pick_source(definition, entry.pop("source", None), sources, where)
     options = _parse_options(definition, entry, sources[source], where)
-    for field in definition.required_fields(options):
-        if field not in sources[source].columns:
+    _check_fields(definition, options, sources, source, where)
+    return KpiChoice(name, source, options, target, sources[source].kind)
+
+
+def _resolve_composite(
+    definition: kpis.Kpi,
+    entry: dict[str, Any],
+    sources: Mapping[str, SourceSpec],
+    target: Target | None,
+    where: str,
+) -> KpiChoice:
+    """A KPI built from parts on other sources; `sources: {role: NAME}` picks them."""
+    chosen = entry.pop("sources", None) or {}
+    if not isinstance(chosen, dict) or set(chosen) - set(definition.parts):
+        raise ConfigError(
+            f"{where}.sources: KPI '{definition.name}' takes sources for the roles "
+            f"{', '.join(definition.parts)}",
+            hint="e.g. sources: {" + ", ".join(f"{r}: NAME" for r in definition.parts) + "}",
+        )
+    options = _parse_options(definition, entry, None, where)
+    shared = dataclasses.asdict(options)
+    parts = []
+    for role, part_name in definition.parts.items():
+        part = kpis.get(part_name)
+        source = _pick_source(part, chosen.get(role), sources, f"{where} ({role})")
+        own = {k: v for k, v in shared.items() if k in part.option_names() and k != "variant"}
+        part_options = _parse_options(part, own, sources[source], f"{where} ({role})")
+        _check_fields(part, part_options, sources, source, f"{where} ({role})")
+        parts.append((role, KpiChoice(part_name, source, part_options, None, sources[source].kind)))
+    label = "+".join(dict.fromkeys(choice.source for _, choice in parts))
+    return KpiChoice(definition.name, label, options, target, "", tuple(parts))
+
+
+def _check_fields(
+    definition: kpis.Kpi, options: Any, sources: Mapping[str, SourceSpec], source: str, where: str
+) -> None:
+    spec = sources[source]
+    provided = available(spec.kind, spec.columns)
+    for field in definition.required_fields(options, spec.kind):
+        if field not in provided:
             raise ConfigError(
-                f"{where}: KPI '{name}' needs field '{field}', which source '{source}' does not "
-                "map",
+                f"{where}: KPI '{definition.name}' needs field '{field}', which source "
+                f"'{source}' does not map",
                 hint=f"add '{field}: <column header>' under sources.{source}.columns "
-                f"(mapped now: {', '.join(sources[source].columns) or 'nothing'})",
+                f"(mapped now: {', '.join(spec.columns) or 'nothing'})",
             )
-    return KpiChoice(name, source, options, target)
 
 
 def _pick_source(
     definition: kpis.Kpi, chosen: Any, sources: Mapping[str, SourceSpec], where: str
 ) -> str:
-    fitting = [n for n, s in sources.items() if s.kind == definition.source]
+    kinds = " or ".join(definition.kinds)
+    fitting = [n for n, s in sources.items() if s.kind in definition.kinds]
     if chosen is not None:
         if chosen not in sources:
             raise ConfigError(
                 f"{where}.source: no source named '{chosen}'", hint=f"sources: {', '.join(sources)}"
             )
-        if sources[chosen].kind != definition.source:
+        if sources[chosen].kind not in definition.kinds:
             raise ConfigError(
-                f"{where}.source: KPI '{definition.name}' reads a source of kind "
-                f"{definition.source}, and '{chosen}' is {sources[chosen].kind}"
+                f"{where}.source: KPI '{definition.name}' reads a source of kind {kinds}, "
+                f"and '{chosen}' is {sources[chosen].kind}"
             )
         return str(chosen)
     if len(fitting) == 1:
         return fitting[0]
     if not fitting:
         raise ConfigError(
-            f"{where}: KPI '{definition.name}' needs a source of kind "
-            f"{definition.source}, and the config has none",
-            hint=f"add a source with 'kind: {definition.source}'",
+            f"{where}: KPI '{definition.name}' needs a source of kind {kinds}, "
+            "and the config has none",
+            hint=f"add a source with 'kind: {definition.kinds[0]}'",
         )
     raise ConfigError(
         f"{where}: several sources fit KPI '{definition.name}' ({', '.join(fitting)})",
@@ -381,7 +424,7 @@ def _parse_target(raw: Any, where: str) -> Target | None:
 
 
 def _parse_options(
-    definition: kpis.Kpi, raw: dict[str, Any], source: SourceSpec, where: str
+    definition: kpis.Kpi, raw: dict[str, Any], source: SourceSpec | None, where: str
 ) -> Any:
     """Validate a KPI's own options, filling a score scale from the source's `scales:`."""
     known = definition.option_names()
@@ -392,7 +435,7 @@ def _parse_options(
                 f"{_did_you_mean(key, known)}",
                 hint=f"options of {definition.name}: kpi, source, target, {', '.join(known)}",
             )
-    if "scale" in known and "scale" not in raw:
+    if "scale" in known and "scale" not in raw and source is not None:
         field = definition.fields[0]
         declared = SOURCE_KINDS[source.kind][field].scale
         raw = {**raw, "scale": source.scales.get(field, declared)}
@@ -404,19 +447,23 @@ def _parse_options(
             f"{where}.{_key_path(first['loc'])}: {first['msg']}",
             hint=f"variants of {definition.name}: {', '.join(definition.variants)}",
         ) from None
-    if getattr(options, "threshold", None) is not None and options.variant != "threshold":
-        options = dataclasses.replace(options, variant="threshold")
-    if getattr(options, "variant", None) == "threshold" and options.threshold is None:
+    try:
+        return definition.check_options(options)
+    except ValueError as exc:
         raise ConfigError(
-            f"{where}: variant 'threshold' needs 'threshold: K' (the lowest answer that counts)"
-        )
-    return options
+            f"{where}: {exc}", hint=f"cxkpi kpis {definition.name} explains it"
+        ) from None
+
+
+def leaves(choice: KpiChoice) -> tuple[KpiChoice, ...]:
+    """The choices that read a source: the choice itself, or its parts."""
+    return tuple(part for _, part in choice.parts) or (choice,)
 
 
 def check_segments(config: Config, by: Iterable[str], where: str) -> None:
     """Every --by name must be a segment of every source a KPI reads."""
     for name in by:
-        for source in {choice.source for choice in config.kpis}:
+        for source in {leaf.source for choice in config.kpis for leaf in leaves(choice)}:
             segments = config.sources[source].segments
             if name not in segments:
                 raise ConfigError(

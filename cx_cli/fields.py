@@ -89,3 +89,19 @@ TIME_FIELD: dict[str, tuple[str, ...]] = {
 def time_field(kind: str, mapped: set[str] | dict[str, str]) -> str | None:
     """The mapped field that dates a row of this kind, or None when none is mapped."""
     return next((f for f in TIME_FIELD[kind] if f in mapped), None)
+
+
+# A field computed from others when it is not mapped itself (line-item exports).
+DERIVED: dict[str, dict[str, tuple[str, ...]]] = {
+    "orders": {"amount": ("quantity", "unit_price")},
+}
+
+
+def available(kind: str, mapped: set[str] | dict[str, str]) -> set[str]:
+    """Fields a source of this kind can provide: mapped ones and those derivable from them."""
+    derivable = {
+        field
+        for field, inputs in DERIVED.get(kind, {}).items()
+        if all(name in mapped for name in inputs)
+    }
+    return set(mapped) | derivable

@@ -48,6 +48,7 @@ class InputSummary:
     rows_read: int
     rows_used: int
     rows_dropped: Mapping[str, int]
+    rows_history_only: int
     fields: Mapping[str, Mapping[str, int]]
     encoding: str
     delimiter: str

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from cx_cli.errors import InputError
-from cx_cli.fields import SOURCE_KINDS, Field, time_field
+from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +32,7 @@ PRESET_HEADER_ROWS = {"qualtrics": 3, "surveymonkey": 2}
 HEAD_BYTES = 1 << 20
 DEFAULT_BATCH_BYTES = 8 << 20
 SEGMENT_PREFIX = "seg:"
+IN_WINDOW = "_in_window"
 
 
 @dataclass
@@ -42,6 +43,7 @@ class SourceQuality:
     path: str
     rows_read: int = 0
     rows_dropped: Counter[str] = field(default_factory=Counter)
+    rows_history_only: int = 0
     fields: dict[str, Counter[str]] = field(default_factory=dict)
     sha256: str | None = None
     size_bytes: int | None = None
@@ -129,6 +131,7 @@ class SourceReader:
     segments: tuple[str, ...] = ()
     window: Window = dataclasses.field(default_factory=Window)
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    keep_history: bool = False
     quality: SourceQuality = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -139,6 +142,12 @@ class SourceReader:
             wanted.add(self.time_field)
         if self.spec.dedupe:
             wanted.add(self.spec.dedupe)
+        self.derived = {
+            name: inputs
+            for name, inputs in DERIVED.get(self.spec.kind, {}).items()
+            if name in wanted and name not in self.spec.columns
+        }
+        wanted.update(name for inputs in self.derived.values() for name in inputs)
         self.wanted = tuple(f for f in self.spec.columns if f in wanted)
         self._seen_ids: set[str] = set()
 
@@ -251,10 +260,14 @@ class SourceReader:
         out = pd.DataFrame(index=raw.index)
         for name in self.wanted:
             out[name] = self._coerce(name, raw[self.spec.columns[name]])
+        for name, (left, right) in self.derived.items():
+            out[name] = out[left] * out[right]
         for name in self.segments:
             labels = raw[self.spec.segments[name]].str.strip()
             out[SEGMENT_PREFIX + name] = labels.fillna("(blank)").replace("", "(blank)")
         keep = pd.Series(True, index=raw.index)
+        if "order_id" in out:  # a line without an order id belongs to no order
+            keep = self._drop(keep, out["order_id"].notna(), "order_id blank")
         for spec in self.spec.filters:
             values = out[spec.field] if spec.field else raw[spec.column]
             keep = self._drop(keep, _evaluate(spec, values), spec.describe())
@@ -262,6 +275,8 @@ class SourceReader:
             keep = self._keep_dated(
                 keep, raw[self.spec.columns[self.time_field]], out[self.time_field]
             )
+        if self.keep_history and self.time_field:
+            out[IN_WINDOW] = self._in_window
         if self.spec.dedupe:
             keep = self._drop(
                 keep, self._first_seen(out[self.spec.dedupe], keep), f"duplicate {self.spec.dedupe}"
@@ -275,9 +290,20 @@ class SourceReader:
         return keep & passes
 
     def _keep_dated(self, keep: pd.Series, text: pd.Series, when: pd.Series) -> pd.Series:
+        import pandas as pd
+
         name = self.time_field
         keep = self._drop(keep, text.notna(), f"{name} blank")
         keep = self._drop(keep, when.notna() | text.isna(), f"{name} not a date")
+        inside = pd.Series(True, index=when.index)
+        if self.window.since:
+            inside &= when >= _midnight(self.window.since)
+        if self.window.until:
+            inside &= when < _midnight(self.window.until + dt.timedelta(days=1))
+        if self.keep_history:
+            self.quality.rows_history_only += int((keep & ~inside).sum())
+            self._in_window = inside
+            return keep
         if self.window.since:
             keep = self._drop(keep, when >= _midnight(self.window.since), "before --since")
         if self.window.until:

@@ -9,8 +9,8 @@ __all__ = ["REGISTRY", "Estimate", "Kpi", "Sums", "get", "names"]
 
 
 def names() -> list[str]:
-    """Registered KPI names, in registration order."""
-    return list(REGISTRY)
+    """Registered KPI names users can choose, in registration order."""
+    return [name for name, k in REGISTRY.items() if not k.hidden]
 
 
 def get(name: str) -> Kpi:

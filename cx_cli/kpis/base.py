@@ -8,6 +8,7 @@ pandas, so listing and explaining KPIs stays fast.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -138,13 +139,28 @@ class Options:
 
 Tally = Mapping[str, Any]  # column name -> boolean or numeric Series aligned with the rows
 
+# Key columns the engine groups by; a KPI's `prepare` may build them itself (e.g. churn, whose
+# subscriptions span many periods, writes one row per (period, customer)).
+ALL = "_all"
+PERIOD = "_period"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a whole-rows KPI knows of the run: source kind, period unit and date window."""
+
+    kind: str = ""
+    period: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
 
 class Kpi:
     """Base of every KPI definition; the `@kpi` decorator fills the class attributes."""
 
     name: ClassVar[str]
     title: ClassVar[str]
-    source: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]  # source kinds it reads
     fields: ClassVar[tuple[str, ...]]
     unit: ClassVar[str]
     higher_is_better: ClassVar[bool]
@@ -152,9 +168,17 @@ class Kpi:
     Options: ClassVar[type[Options]] = Options
     formula: ClassVar[str] = ""
     interval: ClassVar[str] = ""
+    # A KPI built from other sources' statistics (CAC = spend / new customers) names its parts:
+    # role -> the (hidden) KPI whose summed tallies it reads, as "role.column" in `estimate`.
+    parts: ClassVar[Mapping[str, str]] = {}
+    hidden: ClassVar[bool] = False
 
-    def required_fields(self, opts: Any) -> tuple[str, ...]:
-        """Fields this KPI reads with these options."""
+    def check_options(self, opts: Any) -> Any:
+        """Options made consistent (or ValueError saying what is wrong with them)."""
+        return opts
+
+    def required_fields(self, opts: Any, kind: str) -> tuple[str, ...]:
+        """Fields this KPI reads from a source of `kind` with these options."""
         return self.fields
 
     def unit_for(self, opts: Any) -> str:
@@ -166,12 +190,23 @@ class Kpi:
         return self.higher_is_better
 
     def needs_all_rows(self, opts: Any) -> bool:
-        """True when the KPI must see every row of a group at once (e.g. de-duplication)."""
+        """True when the KPI must see every row of a group at once (de-duplication, medians)."""
         return False
 
-    def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any) -> pd.DataFrame:
-        """A non-additive stage before tallying, run per group set (only if needs_all_rows)."""
+    def needs_history(self, opts: Any) -> bool:
+        """True when rows before --since still matter (who was a customer at the start)."""
+        return False
+
+    def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
+        """A non-additive stage before tallying, run per group set (only if needs_all_rows).
+
+        It returns rows carrying the `keys` columns, ready for `tally`.
+        """
         return rows
+
+    def observations(self, rows: pd.DataFrame, opts: Any) -> pd.Series | None:
+        """Per-row values whose median and p90 the engine adds to the sums (None: no quantiles)."""
+        return None
 
     def tally(self, rows: pd.DataFrame, opts: Any) -> Tally:
         """Per-row contributions to additive statistics."""
@@ -193,13 +228,15 @@ def kpi(
     *,
     name: str,
     title: str,
-    source: str,
+    source: str | tuple[str, ...],
     fields: tuple[str, ...],
     unit: str,
     higher_is_better: bool,
     variants: tuple[str, ...],
     formula: str,
     interval: str,
+    parts: Mapping[str, str] | None = None,
+    hidden: bool = False,
 ) -> Callable[[type[Kpi]], type[Kpi]]:
     """Register a KPI definition under its stable name."""
 
@@ -207,13 +244,15 @@ def kpi(
         for attr, value in dict(
             name=name,
             title=title,
-            source=source,
+            kinds=(source,) if isinstance(source, str) else tuple(source),
             fields=fields,
             unit=unit,
             higher_is_better=higher_is_better,
             variants=variants,
             formula=formula,
             interval=interval,
+            parts=dict(parts or {}),
+            hidden=hidden,
         ).items():
             setattr(cls, attr, value)
         REGISTRY[name] = cls()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from cx_cli.kpis.base import (
+    Context,
     Estimate,
     Kpi,
     Options,
@@ -58,7 +59,7 @@ class Nps(Kpi):
 
     Options = NpsOptions
 
-    def required_fields(self, opts: NpsOptions) -> tuple[str, ...]:
+    def required_fields(self, opts: NpsOptions, kind: str) -> tuple[str, ...]:
         if opts.variant == "latest_per_customer":
             return ("nps", "customer_id", "submitted_at")
         return self.fields
@@ -66,7 +67,9 @@ class Nps(Kpi):
     def needs_all_rows(self, opts: NpsOptions) -> bool:
         return opts.variant == "latest_per_customer"
 
-    def prepare(self, rows: pd.DataFrame, keys: list[str], opts: NpsOptions) -> pd.DataFrame:
+    def prepare(
+        self, rows: pd.DataFrame, keys: list[str], opts: NpsOptions, ctx: Context
+    ) -> pd.DataFrame:
         """Keep each customer's latest answer per group; answers without a customer id stay."""
         answered = rows[rows["nps"].notna()]
         known = answered["customer_id"].notna()
@@ -125,6 +128,15 @@ class Csat(Kpi):
     """Share of answers in the top boxes of the scale, or the mean score."""
 
     Options = CsatOptions
+
+    def check_options(self, opts: CsatOptions) -> CsatOptions:
+        if opts.threshold is not None and opts.variant != "threshold":
+            return replace(opts, variant="threshold")
+        if opts.variant == "threshold" and opts.threshold is None:
+            raise ValueError(
+                "variant 'threshold' needs 'threshold: K' (the lowest answer that counts)"
+            )
+        return opts
 
     def unit_for(self, opts: CsatOptions) -> str:
         return "score" if opts.variant == "mean" else "%"

@@ -15,7 +15,8 @@ def list_kpis() -> str:
         k = kpis.get(name)
         better = "higher" if k.higher_is_better else "lower"
         lines.append(
-            f"{name:<8} {k.source:<12} {k.unit:<7} {better:<7} {k.title} ({', '.join(k.variants)})"
+            f"{name:<8} {'/'.join(k.kinds):<12} {k.unit:<7} {better:<7} {k.title} "
+            f"({', '.join(k.variants)})"
         )
     lines.append("")
     lines.append("cxkpi kpis NAME explains one: formula, fields, variants, options.")
@@ -23,7 +24,7 @@ def list_kpis() -> str:
 
 
 def describe_kpi(name: str) -> str:
-    if name not in kpis.REGISTRY:
+    if name not in kpis.names():
         close = difflib.get_close_matches(name, kpis.names(), n=1)
         raise UsageError(
             f"unknown KPI '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""),
@@ -37,7 +38,7 @@ def describe_kpi(name: str) -> str:
     return "\n".join(
         [
             f"{k.name}: {k.title}",
-            f"  source kind: {k.source}",
+            f"  source kinds: {', '.join(k.kinds)}",
             f"  fields: {', '.join(k.fields)}",
             f"  unit: {k.unit}; {'higher' if k.higher_is_better else 'lower'} is better",
             f"  variants: {', '.join(k.variants)} (default {k.variants[0]})",
