@@ -47,3 +47,26 @@ def previous_start(start: pd.Timestamp, unit: str) -> pd.Timestamp:
     if unit == "week":
         return start - pd.Timedelta(days=7)
     return start - pd.DateOffset(months=MONTHS_PER[unit])
+
+
+def next_start(start: pd.Timestamp, unit: str) -> pd.Timestamp:
+    """The start of the calendar period just after the one starting at `start`."""
+    import pandas as pd
+
+    if unit == "day":
+        return start + pd.Timedelta(days=1)
+    if unit == "week":
+        return start + pd.Timedelta(days=7)
+    return start + pd.DateOffset(months=MONTHS_PER[unit])
+
+
+def period_starts(first: pd.Timestamp, last: pd.Timestamp, unit: str) -> list[pd.Timestamp]:
+    """Starts of every calendar period from the one holding `first` to the one holding `last`."""
+    import pandas as pd
+
+    start = period_start(pd.Series([first]), unit).iloc[0]
+    starts = []
+    while start <= last:
+        starts.append(start)
+        start = next_start(start, unit)
+    return starts

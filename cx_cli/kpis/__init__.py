@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cx_cli.kpis import survey  # noqa: F401  (registers the survey KPIs)
+# Importing a family module registers its KPIs.
+from cx_cli.kpis import acquisition, commerce, retention, support, survey  # noqa: F401
 from cx_cli.kpis.base import REGISTRY, Estimate, Kpi, Sums
 
 __all__ = ["REGISTRY", "Estimate", "Kpi", "Sums", "get", "names"]
