@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -219,8 +220,14 @@ def report(
         min_n=min_n,
         suppress_low_sample=suppress_low_sample or None,
     )
+    to_terminal = output == "-" and sys.stdout.isatty()
     text = (
-        render(result, "table", color=output == "-" and _color_stdout())
+        render(
+            result,
+            "table",
+            color=to_terminal and _color_stdout(),
+            width=shutil.get_terminal_size().columns if to_terminal else None,
+        )
         if fmt is Format.table
         else render(result, fmt.value)
     )
