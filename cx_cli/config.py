@@ -448,7 +448,12 @@ def _parse_options(
             hint=f"variants of {definition.name}: {', '.join(definition.variants)}",
         ) from None
     try:
-        return definition.check_options(options)
+        options = definition.check_options(options)
+        if source is not None:
+            options = definition.resolve_options(
+                options, frozenset(available(source.kind, source.columns))
+            )
+        return options
     except ValueError as exc:
         raise ConfigError(
             f"{where}: {exc}", hint=f"cxkpi kpis {definition.name} explains it"

@@ -177,6 +177,10 @@ class Kpi:
         """Options made consistent (or ValueError saying what is wrong with them)."""
         return opts
 
+    def resolve_options(self, opts: Any, mapped: frozenset[str]) -> Any:
+        """Options whose unset choices are made from the fields the source maps (or ValueError)."""
+        return opts
+
     def required_fields(self, opts: Any, kind: str) -> tuple[str, ...]:
         """Fields this KPI reads from a source of `kind` with these options."""
         return self.fields
