@@ -111,7 +111,7 @@ def select_kpis(config: Config, names: Sequence[str] | None) -> tuple[KpiChoice,
         return config.kpis
     chosen = []
     for name in names:
-        configured = [c for c in config.kpis if c.name == name]
+        configured = [c for c in config.kpis if name in (c.name, c.label)]
         chosen.extend(configured or [resolve_kpi(name, config.sources, f"--kpi {name}")])
     return tuple(chosen)
 
@@ -247,9 +247,7 @@ def join_parts(
 
     joined = {}
     for group_set in group_sets(settings):
-        tables = [
-            sums[id(part)][group_set].add_prefix(f"{role}.") for role, part in choice.parts
-        ]
+        tables = [sums[id(part)][group_set].add_prefix(f"{role}.") for role, part in choice.parts]
         joined[group_set] = pd.concat(tables, axis=1).fillna(0.0)
     return joined
 
@@ -356,6 +354,7 @@ def _result(
         confidence=settings.confidence,
         detail=dict(est.detail),
         variant=getattr(choice.options, "variant", "") or "standard",
+        label=choice.label or definition.name,
         low_sample=est.n < settings.min_n,
         target=target,
         status=target_status(est, target, definition.better_high(choice.options)),
@@ -379,7 +378,7 @@ def _finish(results: list[Result], settings: Settings) -> Iterable[Result]:
     """Holm-adjust each KPI's period-over-period p-values; drop low-sample rows if asked."""
     by_kpi: dict[str, list[int]] = {}
     for i, row in enumerate(results):
-        by_kpi.setdefault(row.kpi, []).append(i)
+        by_kpi.setdefault(row.label, []).append(i)
     adjusted = list(results)
     for indices in by_kpi.values():
         p_values = stats.holm_adjust([results[i].p_value for i in indices])
@@ -405,6 +404,7 @@ def _definition(choice: KpiChoice) -> Definition:
         d.better_high(choice.options),
         options.get("variant") or "standard",
         options,
+        choice.label or d.name,
         d.formula,
         d.interval,
     )

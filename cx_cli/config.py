@@ -204,6 +204,7 @@ class KpiChoice:
     target: Target | None = None
     kind: str = ""
     parts: tuple[tuple[str, KpiChoice], ...] = ()  # (role, choice) of a KPI built from parts
+    label: str = ""  # tells two entries of one KPI apart; the KPI name when not given
 
     @property
     def definition(self) -> kpis.Kpi:
@@ -309,6 +310,13 @@ def parse_config(document: Any, *, path: Path | None = None, sha256: str | None 
     choices = tuple(
         resolve_kpi(entry, spec.sources, f"{where}: kpis[{i}]") for i, entry in enumerate(spec.kpis)
     )
+    labels = [choice.label for choice in choices]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise ConfigError(
+                f"{where}: kpis: '{label}' is configured more than once",
+                hint="give each entry its own 'label: NAME' (e.g. fcr_resolved)",
+            )
     config = Config(path, sha256, spec.sources, choices, spec.report)
     check_segments(config, spec.report.by, f"{where}: report.by")
     return config
@@ -331,12 +339,14 @@ def resolve_kpi(
         )
     definition = kpis.get(name)
     target = _parse_target(entry.pop("target", None), f"{where}.target")
+    label = str(entry.pop("label", None) or name)
     if definition.parts:
-        return _resolve_composite(definition, entry, sources, target, where)
+        choice = _resolve_composite(definition, entry, sources, target, where)
+        return dataclasses.replace(choice, label=label)
     source = _pick_source(definition, entry.pop("source", None), sources, where)
     options = _parse_options(definition, entry, sources[source], where)
     _check_fields(definition, options, sources, source, where)
-    return KpiChoice(name, source, options, target, sources[source].kind)
+    return KpiChoice(name, source, options, target, sources[source].kind, label=label)
 
 
 def _resolve_composite(
@@ -433,7 +443,8 @@ def _parse_options(
             raise ConfigError(
                 f"{where}: KPI '{definition.name}' has no option '{key}'"
                 f"{_did_you_mean(key, known)}",
-                hint=f"options of {definition.name}: kpi, source, target, {', '.join(known)}",
+                hint=f"options of {definition.name}: kpi, source, target, label, "
+                f"{', '.join(known)}",
             )
     if "scale" in known and "scale" not in raw and source is not None:
         field = definition.fields[0]

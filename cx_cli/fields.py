@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Field:
     """One logical field: its coercion type and, for scores, the default scale."""
 
-    type: str  # timestamp | id | text | score | number | money | duration | bool
+    type: str  # timestamp | id | text | score | number | count | money | duration | bool
     scale: tuple[int, int] | None = None
 
 
@@ -35,7 +35,7 @@ SOURCE_KINDS: dict[str, dict[str, Field]] = {
         "status": Field("text"),
         "contacts": Field("number"),
         "replies": Field("number"),
-        "reopened": Field("number"),
+        "reopened": Field("count"),  # a count, or true/false
         "first_contact_resolved": Field("bool"),
         "handle_seconds": Field("duration"),
         "talk_seconds": Field("duration"),

@@ -32,6 +32,7 @@ class Result:
     previous: float | None = None
     change: float | None = None
     p_value: float | None = None
+    label: str = ""  # the config entry's label (the KPI name unless two entries share it)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "segment": dict(self.segment), "detail": dict(self.detail)}
@@ -69,6 +70,7 @@ class Definition:
     higher_is_better: bool
     variant: str
     options: Mapping[str, Any]
+    label: str
     formula: str
     interval: str
 
@@ -95,8 +97,8 @@ class Report:
         latest: dict[str, str] = {}
         for row in self.results:
             if row.period is not None:
-                latest[row.kpi] = max(latest.get(row.kpi, row.period), row.period)
-        return [r for r in self.results if r.period is None or r.period == latest.get(r.kpi)]
+                latest[row.label] = max(latest.get(row.label, row.period), row.period)
+        return [r for r in self.results if r.period is None or r.period == latest.get(r.label)]
 
     def missed(self) -> list[Result]:
         """Checked rows whose target was missed."""

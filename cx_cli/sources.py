@@ -325,6 +325,8 @@ class SourceReader:
             return self._timestamp(name, text)
         if kind.type in ("number", "money", "duration"):
             return self._number(name, text)
+        if kind.type == "count":
+            return self._number(name, _truth_as_count(text))
         if kind.type == "bool":
             return self._boolean(name, text)
         return text
@@ -363,19 +365,7 @@ class SourceReader:
         return numbers
 
     def _boolean(self, name: str, text: pd.Series) -> pd.Series:
-        truth = {
-            "true": True,
-            "yes": True,
-            "y": True,
-            "1": True,
-            "t": True,
-            "false": False,
-            "no": False,
-            "n": False,
-            "0": False,
-            "f": False,
-        }
-        values = text.str.strip().str.lower().map(truth)
+        values = text.str.strip().str.lower().map(TRUTH)
         self.quality.count_field(name, "blank", int(text.isna().sum()))
         self.quality.count_field(name, "not true/false", int((values.isna() & text.notna()).sum()))
         return values
@@ -414,6 +404,27 @@ class SourceReader:
                     f"(scales: {{{name}: [LOW, HIGH]}}) or text answers (values: {{{name}: "
                     "{...}}) under sources." + self.name,
                 )
+
+
+TRUTH = {
+    "true": True,
+    "yes": True,
+    "y": True,
+    "t": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "n": False,
+    "f": False,
+    "0": False,
+}
+
+
+def _truth_as_count(text: pd.Series) -> pd.Series:
+    """true/yes -> "1", false/no -> "0"; other text (numbers) unchanged."""
+    words = text.str.strip().str.lower()
+    truth = words.map({k: "1" if v else "0" for k, v in TRUTH.items() if not k.isdigit()})
+    return truth.fillna(text)
 
 
 def _midnight(day: dt.date) -> Any:

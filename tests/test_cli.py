@@ -55,6 +55,7 @@ def test_json_report_follows_the_contract(config: Path) -> None:
         "previous",
         "change",
         "p_value",
+        "label",
     ]
     assert all(list(r) == fields for r in document["results"])
     assert overall[0]["value"] == pytest.approx(100 / 9)

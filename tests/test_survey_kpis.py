@@ -260,3 +260,16 @@ def test_week_quarter_year_and_day_labels(tiny_survey: Path) -> None:
     assert labels["week"][0] == "2024-W01" and "2024-W09" in labels["week"]
     assert labels["quarter"] == ["2024-Q1"]
     assert labels["year"] == ["2024"]
+
+
+def test_two_entries_of_one_kpi_need_labels_and_stay_apart(tiny_survey: Path) -> None:
+    from cx_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="configured more than once"):
+        parse_config(survey_config(tiny_survey, ["csat", {"kpi": "csat", "variant": "mean"}]))
+    kpis = ["csat", {"kpi": "csat", "variant": "mean", "label": "csat_mean"}]
+    results = _results(tiny_survey, kpis)
+    assert [(r.label, r.value) for r in results] == [
+        ("csat", pytest.approx(100 * 6 / 9)),
+        ("csat_mean", pytest.approx(33 / 9)),
+    ]

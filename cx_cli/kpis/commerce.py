@@ -1,3 +1,489 @@
-"""KPIs of the commerce family (see KPIS.md); filled in by their definitions."""
+"""Commerce KPIs (source kind `orders`): AOV, repeat purchase rate, and MAU / WAU / DAU.
+
+The engine has already folded a line-item export into one row per `order_id` (see
+`cx_cli.stages`), so a row here is an order. AOV is additive; repeat rate and the active-customer
+counts are not sums of rows, so they build their own per-group rows in `prepare`.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from cx_cli.kpis.base import (
+    PERIOD,
+    Context,
+    Estimate,
+    Kpi,
+    Options,
+    Sums,
+    Tally,
+    kpi,
+    mean_estimate,
+    proportion_estimate,
+)
+from cx_cli.periods import next_start, period_start, period_starts
+from cx_cli.sources import IN_WINDOW, SEGMENT_PREFIX
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Calendar units from the finest to the coarsest: a period at least as coarse as a KPI's unit
+# holds whole units of it.
+GRAIN = {"day": 0, "week": 1, "month": 2, "quarter": 3, "year": 4}
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _customer(rows: pd.DataFrame) -> pd.Series:
+    """Customer ids, with blank or whitespace-only ids as missing."""
+    ids = rows["customer_id"]
+    return ids.where(ids.astype("string").str.strip().fillna("") != "")
+
+
+def _ordinal(days: pd.Series) -> pd.Series:
+    """Dates as proleptic Gregorian ordinals, so that a date can travel through the sums."""
+    import pandas as pd
+
+    return (days - pd.Timestamp("1970-01-01")).dt.days + EPOCH_ORDINAL
+
+
+def _label(ordinal: float, unit: str) -> str:
+    """2025-12, 2025-W52 or 2025-12-31 for the unit starting on the given ordinal date."""
+    day = dt.date.fromordinal(int(ordinal))
+    if unit == "month":
+        return f"{day.year}-{day.month:02d}"
+    if unit == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return day.isoformat()
+
+
+# -- AOV ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AovOptions(Options):
+    variant: Literal["standard"] = "standard"
+
+
+@kpi(
+    name="aov",
+    title="Average order value",
+    source="orders",
+    fields=("order_id", "amount"),
+    unit="currency",
+    higher_is_better=True,
+    variants=("standard",),
+    formula="AOV = revenue / orders, per period of the order date. Line items are summed per "
+    "order_id first (order_total: sum), or the order total repeated on each line is taken once "
+    "(order_total: first); amount may be quantity x unit_price. Refunded and cancelled orders "
+    "are left out by the source's status filter. Orders without an amount are counted, not "
+    "averaged.",
+    interval="Student t interval on the mean order value",
+)
+class Aov(Kpi):
+    """Mean revenue per order."""
+
+    Options = AovOptions
+
+    def tally(self, rows: pd.DataFrame, opts: AovOptions) -> Tally:
+        amount = rows["amount"]
+        priced = amount.notna()
+        filled = amount.fillna(0.0)
+        lines = rows["lines"].where(priced, 0) if "lines" in rows else priced
+        return {
+            "orders": priced,
+            "revenue": filled,
+            "revenue_sq": filled * filled,
+            "lines": lines,
+            "no_amount": ~priced,
+        }
+
+    def estimate(self, s: Sums, opts: AovOptions, confidence: float) -> Estimate:
+        return mean_estimate(
+            s.orders,
+            s.revenue,
+            s.revenue_sq,
+            confidence,
+            orders=int(s.orders),
+            revenue=float(s.revenue),
+            lines=int(s.lines),
+            orders_without_amount=int(s.no_amount),
+        )
+
+
+# -- repeat purchase rate ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepeatRateOptions(Options):
+    variant: Literal["standard"] = "standard"
+
+
+@kpi(
+    name="repeat_rate",
+    title="Repeat purchase rate",
+    source="orders",
+    fields=("order_id", "customer_id"),
+    unit="%",
+    higher_is_better=True,
+    variants=("standard",),
+    formula="Repeat rate = 100 * customers with >= 2 orders / customers with >= 1 order, "
+    "counting each customer's orders within the group (the period, the segment, or both). "
+    "Orders without a customer id are left out and counted.",
+    interval="Wilson score interval over customers",
+)
+class RepeatRate(Kpi):
+    """Share of ordering customers who ordered at least twice in the group."""
+
+    Options = RepeatRateOptions
+
+    def needs_all_rows(self, opts: RepeatRateOptions) -> bool:
+        return True
+
+    def prepare(
+        self, rows: pd.DataFrame, keys: list[str], opts: RepeatRateOptions, ctx: Context
+    ) -> pd.DataFrame:
+        """One row per (group, customer) with the customer's order count, plus one row per group
+        counting the orders that name no customer."""
+        import pandas as pd
+
+        customer = _customer(rows)
+        framed = rows[keys].assign(customer_id=customer, anonymous=customer.isna())
+        per_customer = (
+            framed.groupby([*keys, "customer_id"], observed=True, sort=False)
+            .size()
+            .rename("orders")
+            .reset_index()
+        )
+        anonymous = framed.groupby(keys, observed=True, sort=False)["anonymous"].sum().reset_index()
+        return pd.concat([per_customer, anonymous], ignore_index=True)
+
+    def tally(self, rows: pd.DataFrame, opts: RepeatRateOptions) -> Tally:
+        orders = rows["orders"]
+        return {
+            "customers": orders.notna(),
+            "repeaters": orders >= 2,
+            "orders": orders.fillna(0),
+            "no_customer": rows["anonymous"].fillna(0),
+        }
+
+    def estimate(self, s: Sums, opts: RepeatRateOptions, confidence: float) -> Estimate:
+        customers, orders = s.get("customers", 0.0), s.get("orders", 0.0)
+        return proportion_estimate(
+            s.get("repeaters", 0.0),
+            customers,
+            confidence,
+            customers=int(customers),
+            repeat_customers=int(s.get("repeaters", 0.0)),
+            orders=int(orders),
+            orders_per_customer=orders / customers if customers else None,
+            orders_without_customer=int(s.get("no_customer", 0.0)),
+        )
+
+
+# -- active customers: MAU, WAU, DAU -------------------------------------------------------------
+
+COUNTS = (
+    "slots",  # calendar units behind the mean (1 for a rolling window or a short period)
+    "actives",  # distinct customers, summed over those units
+    "latest_actives",
+    "latest_start",
+    "customers_active",
+    "no_customer",
+    "short_period",
+    "window_complete",
+)
+
+
+@dataclass(frozen=True)
+class MauOptions(Options):
+    variant: Literal["calendar", "rolling_30d", "rolling_28d"] = "calendar"
+
+
+@dataclass(frozen=True)
+class WauOptions(Options):
+    variant: Literal["calendar", "rolling_7d"] = "calendar"
+
+
+@dataclass(frozen=True)
+class DauOptions(Options):
+    variant: Literal["calendar"] = "calendar"
+
+
+class ActiveCustomers(Kpi):
+    """Distinct customers with an order in a calendar unit (month, ISO week or day).
+
+    A group spanning several units reports the mean of its units' distinct counts; a period
+    shorter than the unit reports the distinct customers in the period; `rolling_Nd` reports
+    the distinct customers in the N days ending on the group's last day.
+    """
+
+    bucket: ClassVar[str]  # the calendar unit: month, week or day
+
+    def needs_all_rows(self, opts: Any) -> bool:
+        return True
+
+    def needs_history(self, opts: Any) -> bool:
+        return opts.variant != "calendar"  # a window may reach back before --since
+
+    def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
+        import pandas as pd
+
+        segments = [k for k in keys if k.startswith(SEGMENT_PREFIX)]
+        active = pd.DataFrame(
+            {
+                **{k: rows[k] for k in keys},
+                "_c": pd.factorize(_customer(rows))[0],  # -1: no customer id
+                "_day": rows["ordered_at"].dt.normalize(),
+                "_in": rows.get(IN_WINDOW, True),
+            }
+        ).reset_index(drop=True)
+        current = active[active["_in"]]
+        if current.empty:
+            return pd.DataFrame(columns=[*keys, *COUNTS])
+        facts = _group_facts(current, keys)
+        if opts.variant != "calendar":
+            days = int(opts.variant.removeprefix("rolling_").removesuffix("d"))
+            return _rolling(active, facts, keys, segments, days, ctx)
+        if PERIOD in keys and GRAIN[ctx.period or "year"] < GRAIN[self.bucket]:
+            return facts.assign(slots=1, actives=facts["customers_active"], short_period=1)
+        return _calendar(current, facts, keys, segments, self.bucket, ctx)
+
+    def tally(self, rows: pd.DataFrame, opts: Any) -> Tally:
+        return {name: rows.get(name, 0) for name in COUNTS}
+
+    def estimate(self, s: Sums, opts: Any, confidence: float) -> Estimate:
+        count = {name: s.get(name, 0.0) for name in COUNTS}
+        slots, unit = count["slots"], self.bucket
+        value = count["actives"] / slots if slots else None
+        detail: dict[str, Any] = {}
+        if opts.variant != "calendar":
+            days = int(opts.variant.removeprefix("rolling_").removesuffix("d"))
+            end = count["latest_start"]
+            detail = {
+                "rule": f"distinct customers with an order in the {days} days ending window_end",
+                "window_days": days,
+                "window_start": _label(end - days + 1, "day") if slots else None,
+                "window_end": _label(end, "day") if slots else None,
+                "window_complete": bool(count["window_complete"]) if slots else None,
+            }
+            n = count["actives"]
+        elif count["short_period"]:
+            detail = {
+                "rule": f"distinct customers in the period, which is shorter than a {unit}",
+                f"{unit}s": None,
+                f"latest_{unit}": None,
+                f"latest_{unit}_actives": None,
+            }
+            n = count["customers_active"]
+        else:
+            detail = {
+                "rule": f"mean over calendar {unit}s of the distinct customers in each",
+                f"{unit}s": int(slots),
+                f"latest_{unit}": _label(count["latest_start"], unit) if slots else None,
+                f"latest_{unit}_actives": int(count["latest_actives"]) if slots else None,
+            }
+            n = count["customers_active"]
+        detail["customers_active"] = int(count["customers_active"])
+        detail["orders_without_customer"] = int(count["no_customer"])
+        return Estimate(value, int(n), detail=detail)
+
+
+def _group_facts(active: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group: distinct customers with an order, and orders naming no customer."""
+    import pandas as pd
+
+    known = active[active["_c"] >= 0]
+    distinct = (
+        known.drop_duplicates([*keys, "_c"])
+        .groupby(keys, observed=True, sort=False)
+        .size()
+        .rename("customers_active")
+    )
+    anonymous = (
+        active.assign(no_customer=active["_c"] < 0)
+        .groupby(keys, observed=True, sort=False)["no_customer"]
+        .sum()
+    )
+    return pd.concat([anonymous, distinct], axis=1).fillna(0).reset_index()
+
+
+def _calendar(
+    current: pd.DataFrame,
+    facts: pd.DataFrame,
+    keys: list[str],
+    segments: list[str],
+    unit: str,
+    ctx: Context,
+) -> pd.DataFrame:
+    """One row per (group, calendar unit) with the unit's distinct customers.
+
+    Every unit between the first and the last order date counts, those without orders as 0.
+    A unit belongs to the period holding its anchor: its first day, or for an ISO week its
+    Thursday (the ISO rule), clipped to the data's dates so that an edge week never opens a
+    period without orders. Groups without a period take every unit.
+    """
+    import pandas as pd
+
+    days = current["_day"]
+    first, last = days.min(), days.max()
+    starts = pd.Series(period_starts(first, last, unit)).astype(days.dtype)
+    anchors = (starts + pd.Timedelta(days=3 if unit == "week" else 0)).clip(first, last)
+    units = pd.DataFrame({"_unit": starts})
+    if PERIOD in keys:
+        units[PERIOD] = period_start(anchors, ctx.period or "")
+        slots = facts.merge(units, on=PERIOD)
+    else:
+        slots = facts.merge(units, how="cross")
+    known = current[current["_c"] >= 0]
+    counts = (
+        pd.DataFrame(
+            {
+                **{k: known[k] for k in segments},
+                "_unit": period_start(known["_day"], unit),
+                "_c": known["_c"],
+            }
+        )
+        .drop_duplicates()
+        .groupby([*segments, "_unit"], observed=True)
+        .size()
+        .rename("actives")
+        .reset_index()
+    )
+    slots = slots.merge(counts, on=[*segments, "_unit"], how="left").sort_values("_unit")
+    slots["actives"] = slots["actives"].fillna(0)
+    latest = ~slots.duplicated(keys, keep="last")
+    return slots.assign(
+        slots=1,
+        latest_actives=slots["actives"].where(latest, 0),
+        latest_start=_ordinal(slots["_unit"]).where(latest, 0),
+        customers_active=slots["customers_active"].where(latest, 0),
+        no_customer=slots["no_customer"].where(latest, 0),
+    )
+
+
+def _rolling(
+    active: pd.DataFrame,
+    facts: pd.DataFrame,
+    keys: list[str],
+    segments: list[str],
+    days: int,
+    ctx: Context,
+) -> pd.DataFrame:
+    """One row per group: distinct customers with an order in the `days` days ending on the
+    group's last day (its period's last day, clipped to the last order date in the window).
+
+    Each customer's order dates d1 < d2 < ... cover the window ends [d_i, min(d_i + days,
+    d_i+1)), disjoint pieces whose union is every end the customer counts for; +1 at each
+    piece's start and -1 at its end, summed up to a date, give that date's distinct count.
+    `active` may hold orders outside --since/--until (`_in` False): early windows reach back
+    to them.
+    """
+    import pandas as pd
+
+    span = pd.Timedelta(days=days)
+    last = active.loc[active["_in"], "_day"].max()
+    if PERIOD in keys:
+        ends = {
+            p: min(next_start(p, ctx.period or "") - pd.Timedelta(days=1), last)
+            for p in facts[PERIOD].unique()
+        }
+        end = facts[PERIOD].map(ends)
+    else:
+        end = pd.Series(last, index=facts.index)
+    known = (
+        active.loc[active["_c"] >= 0, [*segments, "_c", "_day"]]
+        .drop_duplicates()
+        .sort_values([*segments, "_c", "_day"])
+    )
+    following = known.groupby([*segments, "_c"], observed=True)["_day"].shift(-1)
+    stop = pd.concat([known["_day"] + span, following], axis=1).min(axis=1)
+    steps = pd.concat(
+        [known[[*segments, "_day"]].assign(_step=1), known[segments].assign(_day=stop, _step=-1)]
+    )
+    level = (
+        steps.groupby([*segments, "_day"], observed=True)["_step"]
+        .sum()
+        .reset_index()
+        .sort_values("_day")
+    )
+    totals = level.groupby(segments, observed=True) if segments else level
+    level["_level"] = totals["_step"].cumsum()
+    found = pd.merge_asof(
+        facts.assign(_end=end.astype(known["_day"].dtype)).sort_values("_end"),
+        level[[*segments, "_day", "_level"]],
+        left_on="_end",
+        right_on="_day",
+        by=segments or None,
+        direction="backward",
+    )
+    return found.assign(
+        slots=1,
+        actives=found["_level"].fillna(0),
+        latest_start=_ordinal(found["_end"]),
+        window_complete=found["_end"] - span + pd.Timedelta(days=1) >= active["_day"].min(),
+    )
+
+
+@kpi(
+    name="mau",
+    title="Monthly active customers",
+    source="orders",
+    fields=("customer_id", "ordered_at"),
+    unit="count",
+    higher_is_better=True,
+    variants=("calendar", "rolling_30d", "rolling_28d"),
+    formula="MAU = distinct customer ids with an order in the calendar month. A group spanning "
+    "several months reports the mean of its months' counts (months without orders count 0); "
+    "a period shorter than a month (day, week) reports the distinct customers in it. "
+    "rolling_30d / rolling_28d: distinct customers in the 30 / 28 days ending on the group's "
+    "last day (the period's last day, or the last order date).",
+    interval="none: a count of the whole customer population, not an estimate from a sample",
+)
+class Mau(ActiveCustomers):
+    """Distinct customers with an order in a calendar month (or a rolling 30 / 28 days)."""
+
+    Options = MauOptions
+    bucket = "month"
+
+
+@kpi(
+    name="wau",
+    title="Weekly active customers",
+    source="orders",
+    fields=("customer_id", "ordered_at"),
+    unit="count",
+    higher_is_better=True,
+    variants=("calendar", "rolling_7d"),
+    formula="WAU = distinct customer ids with an order in the ISO week (Monday to Sunday). A "
+    "group spanning several weeks reports the mean of its weeks' counts; a week belongs to the "
+    "period holding its Thursday and is counted whole; a day reports the distinct customers "
+    "that day. rolling_7d: distinct customers in the 7 days ending on the group's last day.",
+    interval="none: a count of the whole customer population, not an estimate from a sample",
+)
+class Wau(ActiveCustomers):
+    """Distinct customers with an order in an ISO week (or a rolling 7 days)."""
+
+    Options = WauOptions
+    bucket = "week"
+
+
+@kpi(
+    name="dau",
+    title="Daily active customers",
+    source="orders",
+    fields=("customer_id", "ordered_at"),
+    unit="count",
+    higher_is_better=True,
+    variants=("calendar",),
+    formula="DAU = distinct customer ids with an order on the day. A group spanning several "
+    "days reports the mean of its days' counts (days without orders count 0).",
+    interval="none: a count of the whole customer population, not an estimate from a sample",
+)
+class Dau(ActiveCustomers):
+    """Distinct customers with an order on a calendar day."""
+
+    Options = DauOptions
+    bucket = "day"

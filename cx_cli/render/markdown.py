@@ -29,7 +29,7 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     for d in report.definitions:
-        lines += [f"## {d.title} ({d.kpi}, {d.variant})", "", f"{d.formula}", ""]
+        lines += [f"## {d.title} ({d.label}, {d.variant})", "", f"{d.formula}", ""]
         header = [
             "Period",
             "Group",
@@ -42,7 +42,7 @@ def render_markdown(report: Report) -> str:
         ]
         body = []
         for r in report.results:
-            if r.kpi != d.kpi or r.source != d.source:
+            if r.label != d.label:
                 continue
             body.append(
                 [

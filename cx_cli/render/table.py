@@ -29,9 +29,7 @@ def render_table(report: Report, *, color: bool = False, width: int | None = Non
         emoji=False,
     )
     for definition in report.definitions:
-        rows = [
-            r for r in report.results if r.kpi == definition.kpi and r.source == definition.source
-        ]
+        rows = [r for r in report.results if r.label == definition.label]
         console.print(kpi_table(definition, rows, report))
         console.print()
     console.print(quality_table(report))
@@ -45,7 +43,7 @@ def render_table(report: Report, *, color: bool = False, width: int | None = Non
 
 def kpi_table(definition: Definition, rows: list[Result], report: Report) -> Table:
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
-    title = f"{definition.title} ({definition.kpi}, {definition.variant})"
+    title = f"{definition.title} ({definition.label}, {definition.variant})"
     table = Table(title=title, title_justify="left", title_style="bold")
     has_periods = any(r.period for r in rows)
     if has_periods:

@@ -1,0 +1,341 @@
+"""Cohort retention: customers grouped by the month of their first order (or subscription start),
+and, for every month after it, the share of each cohort still active or its revenue.
+
+    from cx_cli import load_config
+    from cx_cli.cohort import cohort_matrix
+    from cx_cli.render.cohort import render_cohorts
+    print(render_cohorts(cohort_matrix(load_config("cxkpi.yaml")), "table"))
+
+A cell whose calendar month has not fully elapsed by the last date in the data (or by --until) is
+kept, marked incomplete, and never shown as a drop. The source is read with the same reader as
+`cxkpi report`, so its filters, row accounting and line-item merging apply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cx_cli.errors import ConfigError
+from cx_cli.fields import available
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from cx_cli.config import Config
+    from cx_cli.report import InputSummary
+
+METRICS = ("customers", "revenue")
+COHORT_PERIODS = ("week", "month", "quarter", "year")
+KINDS = ("orders", "subscriptions")
+DAY_NS = 86_400 * 10**9
+OPEN_END = 2**62
+
+DEFINITIONS = {
+    ("orders", "customers"): "cohort = the {period} of a customer's first order (orders before "
+    "--since included); cell k = % of the cohort with at least one order in the {period} k "
+    "{period}s after it",
+    ("subscriptions", "customers"): "cohort = the {period} of a customer's first subscription "
+    "start; cell k = % of the cohort with a subscription running at the end of the {period} k "
+    "{period}s after it (at the last date in the data for a {period} not over), so k = 0 is "
+    "below 100 % only when someone started and ended within their first {period}",
+    ("orders", "revenue"): "cohort = the {period} of a customer's first order; cell k = the "
+    "cohort's revenue in the {period} k {period}s after it / its revenue in its first {period}",
+    ("subscriptions", "revenue"): "cohort = the {period} of a customer's first subscription "
+    "start; cell k = the cohort's MRR in force at the end of the {period} k {period}s after it "
+    "/ its MRR at the end of its first {period} (at the last date in the data for a {period} "
+    "not over)",
+}
+
+
+@dataclass(frozen=True)
+class CohortCell:
+    """One cell of the matrix: a cohort `offset` periods after its first."""
+
+    cohort: str  # the label of the cohort's first period: 2025-01, 2025-Q1, 2025-W02, 2025
+    offset: int  # periods since the first (0 = the first)
+    customers: int  # the cohort's size
+    active: int  # customers of the cohort active in that period
+    revenue: float | None  # revenue metric: the cohort's revenue (orders) or MRR (subscriptions)
+    value: float | None  # % of the cohort active, or % of the first period's revenue
+    complete: bool  # the period had fully elapsed by the last date in the data
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """A cohort matrix in long form, with how it was made and the source's row accounting."""
+
+    source: str
+    kind: str
+    metric: str
+    period: str
+    as_of: str | None  # the last day the data (bounded by --until) covers
+    since: str | None
+    until: str | None
+    definition: str
+    cells: tuple[CohortCell, ...]
+    inputs: tuple[InputSummary, ...]
+    ignored_rows: int = 0  # rows without a customer id (or a subscription ending before it starts)
+
+    @property
+    def offset_key(self) -> str:
+        """The long form's column for the offset: months_since_first for monthly cohorts."""
+        return f"{self.period}s_since_first"
+
+    def sizes(self) -> dict[str, int]:
+        """Each cohort's number of customers, in cohort order."""
+        return {cell.cohort: cell.customers for cell in self.cells if cell.offset == 0}
+
+
+def cohort_matrix(
+    config: Config,
+    source_name: str | None = None,
+    *,
+    metric: str = "customers",
+    period: str = "month",
+    inputs: Mapping[str, str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> Cohorts:
+    """The cohort matrix of an orders or subscriptions source of `config`.
+
+    `source_name` may be left out when the config has one such source; `inputs` overrides source
+    paths as `--input NAME=PATH` does; `since`/`until` (inclusive) bound the cohorts' first dates
+    and the data used (orders and subscriptions before --since still decide who is new).
+    """
+    from cx_cli.analysis import _summary, staged
+    from cx_cli.sources import SourceReader, Window
+
+    if metric not in METRICS:
+        raise ConfigError(f"unknown cohort metric '{metric}'", hint=f"use {' or '.join(METRICS)}")
+    if period not in COHORT_PERIODS:
+        raise ConfigError(
+            f"cohorts by '{period}' are not supported", hint=f"use {', '.join(COHORT_PERIODS)}"
+        )
+    if since and until and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}")
+    name = _pick_source(config, source_name)
+    spec = config.sources[name]
+    fields = _fields(spec.kind, metric, spec.columns, name)
+    path = (inputs or {}).get(name) or config.source_path(name)
+    reader = SourceReader(name, spec, path, fields, (), Window(since, until), keep_history=True)
+    import pandas as pd
+
+    frames = list(staged(reader) if spec.kind == "orders" else reader.batches())
+    rows = pd.concat(frames, ignore_index=True)
+    cells, as_of, ignored = _cells(rows, spec.kind, metric, period, since, until)
+    return Cohorts(
+        source=name,
+        kind=spec.kind,
+        metric=metric,
+        period=period,
+        as_of=as_of,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+        definition=DEFINITIONS[spec.kind, metric].format(period=period),
+        cells=tuple(cells),
+        inputs=(_summary(reader),),
+        ignored_rows=ignored,
+    )
+
+
+def _pick_source(config: Config, chosen: str | None) -> str:
+    fitting = [n for n, s in config.sources.items() if s.kind in KINDS]
+    if chosen is not None:
+        if chosen not in config.sources:
+            raise ConfigError(
+                f"no source named '{chosen}'", hint=f"sources: {', '.join(config.sources)}"
+            )
+        if config.sources[chosen].kind not in KINDS:
+            raise ConfigError(
+                f"cohorts read an orders or subscriptions source, and '{chosen}' is "
+                f"{config.sources[chosen].kind}",
+                hint=f"sources that fit: {', '.join(fitting) or 'none'}",
+            )
+        return chosen
+    if len(fitting) == 1:
+        return fitting[0]
+    if not fitting:
+        raise ConfigError(
+            "cohorts need a source of kind orders or subscriptions, and the config has none",
+            hint="add a source with 'kind: orders' or 'kind: subscriptions'",
+        )
+    raise ConfigError(
+        f"several sources fit cohorts ({', '.join(fitting)})", hint="name the source to use"
+    )
+
+
+def _fields(kind: str, metric: str, columns: Mapping[str, str], source: str) -> tuple[str, ...]:
+    if kind == "orders":
+        needed = ("customer_id", "ordered_at", *(("amount",) if metric == "revenue" else ()))
+        line_items = ("order_id",) if "order_id" in columns else ()
+    else:
+        needed = (
+            "customer_id",
+            "started_at",
+            "ended_at",
+            *(("mrr",) if metric == "revenue" else ()),
+        )
+        line_items = ()
+    provided = available(kind, columns)
+    for field in needed:
+        if field not in provided:
+            raise ConfigError(
+                f"cohorts ({metric}) need field '{field}', which source '{source}' does not map",
+                hint=f"add '{field}: <column header>' under sources.{source}.columns "
+                f"(mapped now: {', '.join(columns) or 'nothing'})",
+            )
+    return (*needed, *line_items)
+
+
+# -- the matrix --------------------------------------------------------------------------------
+
+
+def _ns(values: pd.Series) -> np.ndarray:
+    return values.astype("datetime64[ns]").to_numpy().view("int64")
+
+
+def _midnight_ns(day: dt.date) -> int:
+    import pandas as pd
+
+    return int(pd.Timestamp(day).as_unit("ns").value)
+
+
+def _cells(
+    rows: pd.DataFrame,
+    kind: str,
+    metric: str,
+    period: str,
+    since: dt.date | None,
+    until: dt.date | None,
+) -> tuple[list[CohortCell], str | None, int]:
+    """The cells, the last day covered and the number of rows left out."""
+    import numpy as np
+    import pandas as pd
+
+    from cx_cli.periods import next_start, period_label, period_starts
+
+    nat = np.iinfo("int64").min
+    start = _ns(rows["ordered_at" if kind == "orders" else "started_at"])
+    if kind == "orders":
+        end = start.copy()
+    else:
+        end = _ns(rows["ended_at"])
+        end = np.where(end == nat, OPEN_END, end)
+    value_field = "amount" if kind == "orders" else "mrr"
+    values = (
+        rows[value_field].to_numpy(dtype="float64", na_value=np.nan)
+        if value_field in rows
+        else np.zeros(len(rows))
+    )
+    valid = rows["customer_id"].notna().to_numpy() & (start != nat) & (end >= start)
+    ignored = int((~valid).sum())
+    customers = rows["customer_id"].to_numpy()[valid]
+    start, end, values = start[valid], end[valid], values[valid]
+    if not len(start):
+        return [], None, ignored
+    last = max(int(start.max()), int(end[end != OPEN_END].max()) if (end != OPEN_END).any() else 0)
+    horizon = (last // DAY_NS + 1) * DAY_NS
+    if until:
+        horizon = min(horizon, _midnight_ns(until + dt.timedelta(days=1)))
+    as_of = (dt.date(1970, 1, 1) + dt.timedelta(days=horizon // DAY_NS - 1)).isoformat()
+
+    codes, uniques = pd.factorize(pd.Series(customers), sort=False)
+    first = np.full(len(uniques), np.iinfo("int64").max)
+    np.minimum.at(first, codes, start)
+    low = _midnight_ns(since) if since else int(first.min())
+    members = (first >= low) & (first < horizon)
+    if not members.any():
+        return [], as_of, ignored
+    starts = period_starts(
+        pd.Timestamp(int(first[members].min())), pd.Timestamp(horizon - 1), period
+    )
+    bounds = np.array(
+        [int(s.as_unit("ns").value) for s in starts]
+        + [int(next_start(starts[-1], period).as_unit("ns").value)],
+        dtype="int64",
+    )
+    cohort_of = np.searchsorted(bounds, first, side="right") - 1  # per customer
+    activity = _activity(kind, codes, start, end, values, bounds, horizon)
+    activity = activity[members[activity["unit"]]]
+    activity["cohort"] = cohort_of[activity["unit"]]
+    activity["offset"] = activity["index"] - activity["cohort"]
+    activity = activity[activity["offset"] >= 0]
+    active = activity.groupby(["cohort", "offset"])["unit"].nunique()
+    revenue = activity.groupby(["cohort", "offset"])["value"].sum()
+    sizes = np.bincount(cohort_of[members], minlength=len(starts))
+    last_index = len(starts) - 1
+    cells = []
+    for cohort in np.flatnonzero(sizes):
+        size = int(sizes[cohort])
+        base = float(revenue.get((cohort, 0), 0.0))
+        for offset in range(last_index - cohort + 1):
+            count = int(active.get((cohort, offset), 0))
+            money = float(revenue.get((cohort, offset), 0.0)) if metric == "revenue" else None
+            if metric == "revenue":
+                value = 100.0 * money / base if base > 0 and money is not None else None
+            else:
+                value = 100.0 * count / size
+            cells.append(
+                CohortCell(
+                    cohort=period_label(starts[cohort], period),
+                    offset=offset,
+                    customers=size,
+                    active=count,
+                    revenue=money,
+                    value=value,
+                    complete=bool(bounds[cohort + offset + 1] <= horizon),
+                )
+            )
+    return cells, as_of, ignored
+
+
+def _activity(
+    kind: str,
+    codes: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    values: np.ndarray,
+    bounds: np.ndarray,
+    horizon: int,
+) -> pd.DataFrame:
+    """(unit, period index, value) for every period a row makes its customer active in.
+
+    Orders: the order's period and its amount. Subscriptions: every period at whose end (or at
+    the horizon, for a period not over) the subscription is running, with its MRR.
+    """
+    import numpy as np
+    import pandas as pd
+
+    amounts = np.where(np.isnan(values), 0.0, values)
+    if kind == "orders":
+        keep = start < horizon
+        return pd.DataFrame(
+            {
+                "unit": codes[keep],
+                "index": np.searchsorted(bounds, start[keep], side="right") - 1,
+                "value": amounts[keep],
+            }
+        )
+    keep = (start < horizon) & (end > start)
+    first = np.searchsorted(bounds, start[keep], side="right") - 1
+    last = np.searchsorted(bounds, np.minimum(end[keep], horizon) - 1, side="right") - 1
+    lengths = np.maximum(last - first + 1, 0)
+    row = np.repeat(np.arange(len(first)), lengths)
+    step = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    index = first[row] + step
+    period_end = np.minimum(bounds[index + 1], horizon)
+    running = (start[keep][row] < period_end) & (end[keep][row] >= period_end)
+    return pd.DataFrame(
+        {
+            "unit": codes[keep][row][running],
+            "index": index[running],
+            "value": amounts[keep][row][running],
+        }
+    )
+
+
+__all__ = ["METRICS", "CohortCell", "Cohorts", "cohort_matrix"]
