@@ -87,7 +87,7 @@ def settle(config: Config, options: RunOptions) -> Settings:
     until = options.until or report.until
     if since and until and since > until:
         raise ConfigError(f"--since {since} is after --until {until}")
-    confidence = options.confidence or report.confidence
+    confidence = options.confidence if options.confidence is not None else report.confidence
     if not 0.5 < confidence < 1:
         raise ConfigError(f"--confidence {confidence} must be between 0.5 and 1 (e.g. 0.95)")
     return Settings(
@@ -112,7 +112,8 @@ def select_kpis(config: Config, names: Sequence[str] | None) -> tuple[KpiChoice,
     chosen = []
     for name in names:
         configured = [c for c in config.kpis if name in (c.name, c.label)]
-        chosen.extend(configured or [resolve_kpi(name, config.sources, f"--kpi {name}")])
+        folder = config.path.parent if config.path else None
+        chosen.extend(configured or [resolve_kpi(name, config.sources, f"--kpi {name}", folder)])
     return tuple(chosen)
 
 
@@ -150,7 +151,7 @@ def run(config: Config, **overrides: Any) -> Report:
                 hint="map its timestamp column under columns, or use --period none",
             )
         sums.update(tally_source(reader, mine, settings))
-        inputs.append(_summary(reader))
+        inputs.append(input_summary(reader))
     results: list[Result] = []
     for choice in choices:
         table = join_parts(choice, sums, settings) if choice.parts else sums[id(choice)]
@@ -355,7 +356,7 @@ def _result(
         detail=dict(est.detail),
         variant=getattr(choice.options, "variant", "") or "standard",
         label=choice.label or definition.name,
-        low_sample=est.n < settings.min_n,
+        low_sample=est.ci_method is not None and est.n < settings.min_n,
         target=target,
         status=target_status(est, target, definition.better_high(choice.options)),
         previous=prev_value,
@@ -410,7 +411,7 @@ def _definition(choice: KpiChoice) -> Definition:
     )
 
 
-def _summary(reader: SourceReader) -> InputSummary:
+def input_summary(reader: SourceReader) -> InputSummary:
     q = reader.quality
     return InputSummary(
         source=q.source,
@@ -423,14 +424,25 @@ def _summary(reader: SourceReader) -> InputSummary:
         rows_history_only=q.rows_history_only,
         fields={k: dict(v) for k, v in q.fields.items()},
         encoding=q.encoding,
+        encoding_detected=q.encoding_detected,
         delimiter=q.delimiter,
         header_rows=q.header_rows,
     )
 
 
 def _warnings(inputs: Iterable[InputSummary]) -> Iterable[str]:
-    """Data problems worth a look: values that were neither blank nor valid."""
+    """Data problems worth a look: guessed encodings, no rows left, invalid values."""
     for summary in inputs:
+        if summary.encoding_detected and summary.encoding != "utf-8":
+            yield (
+                f"{summary.source}: the file is not UTF-8; read as {summary.encoding} "
+                "(set encoding: under the source to be sure)"
+            )
+        if summary.rows_used == 0:
+            yield (
+                f"{summary.source}: no rows left after filters and dates "
+                f"({summary.rows_read} read): every figure has n = 0"
+            )
         for name, counts in summary.fields.items():
             for reason, count in counts.items():
                 if reason not in ("valid", "blank"):
@@ -448,5 +460,5 @@ def check_sources(config: Config, inputs: Mapping[str, str] | None = None) -> li
         reader = SourceReader(name, spec, path, tuple(spec.columns), tuple(spec.segments))
         for _ in reader.batches():
             pass
-        summaries.append(_summary(reader))
+        summaries.append(input_summary(reader))
     return summaries

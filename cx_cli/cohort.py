@@ -106,7 +106,7 @@ def cohort_matrix(
     paths as `--input NAME=PATH` does; `since`/`until` (inclusive) bound the cohorts' first dates
     and the data used (orders and subscriptions before --since still decide who is new).
     """
-    from cx_cli.analysis import _summary, staged
+    from cx_cli.analysis import input_summary, staged
     from cx_cli.sources import SourceReader, Window
 
     if metric not in METRICS:
@@ -137,7 +137,7 @@ def cohort_matrix(
         until=until.isoformat() if until else None,
         definition=DEFINITIONS[spec.kind, metric].format(period=period),
         cells=tuple(cells),
-        inputs=(_summary(reader),),
+        inputs=(input_summary(reader),),
         ignored_rows=ignored,
     )
 

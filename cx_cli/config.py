@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import difflib
 import hashlib
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +150,33 @@ class SourceSpec(_Strict):
                 raise ValueError(f"scale [{low}, {high}] must go from low to high")
         if self.dedupe and self.dedupe not in self.columns:
             raise ValueError(f"dedupe: '{self.dedupe}' is not a mapped field")
+        provided = available(self.kind, self.columns)
+        for spec in self.filters:
+            if spec.field and spec.field not in provided:
+                raise ValueError(
+                    f"filters: field '{spec.field}' is not mapped (mapped: "
+                    f"{', '.join(self.columns)}); map it under columns, or filter on the raw "
+                    "header with 'column:'"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _known_encoding_and_timezone(self) -> SourceSpec:
+        if self.encoding:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(
+                    f"encoding: unknown encoding '{self.encoding}' (e.g. utf-8, cp1252, utf-16)"
+                ) from None
+        if self.timezone:
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"timezone: unknown time zone '{self.timezone}' (an IANA name such as "
+                    "Europe/Berlin or America/New_York)"
+                ) from None
         return self
 
 
@@ -307,8 +336,10 @@ def parse_config(document: Any, *, path: Path | None = None, sha256: str | None 
         spec = ConfigSpec.model_validate(document)
     except ValidationError as exc:
         raise _config_error(exc, where) from None
+    folder = path.parent if path else None
     choices = tuple(
-        resolve_kpi(entry, spec.sources, f"{where}: kpis[{i}]") for i, entry in enumerate(spec.kpis)
+        resolve_kpi(entry, spec.sources, f"{where}: kpis[{i}]", folder)
+        for i, entry in enumerate(spec.kpis)
     )
     labels = [choice.label for choice in choices]
     for label in labels:
@@ -323,9 +354,15 @@ def parse_config(document: Any, *, path: Path | None = None, sha256: str | None 
 
 
 def resolve_kpi(
-    entry: str | Mapping[str, Any], sources: Mapping[str, SourceSpec], where: str
+    entry: str | Mapping[str, Any],
+    sources: Mapping[str, SourceSpec],
+    where: str,
+    folder: Path | None = None,
 ) -> KpiChoice:
-    """Turn a short (`nps`) or long (`{kpi: nps, ...}`) KPI entry into a KpiChoice."""
+    """Turn a short (`nps`) or long (`{kpi: nps, ...}`) KPI entry into a KpiChoice.
+
+    `folder` is the config file's folder, so an error can list the columns a source has.
+    """
     entry = {"kpi": entry} if isinstance(entry, str) else dict(entry)
     name = entry.pop("kpi", None)
     if not isinstance(name, str):
@@ -341,11 +378,11 @@ def resolve_kpi(
     target = _parse_target(entry.pop("target", None), f"{where}.target")
     label = str(entry.pop("label", None) or name)
     if definition.parts:
-        choice = _resolve_composite(definition, entry, sources, target, where)
+        choice = _resolve_composite(definition, entry, sources, target, where, folder)
         return dataclasses.replace(choice, label=label)
     source = _pick_source(definition, entry.pop("source", None), sources, where)
     options = _parse_options(definition, entry, sources[source], where)
-    _check_fields(definition, options, sources, source, where)
+    _check_fields(definition, options, sources, source, where, folder)
     return KpiChoice(name, source, options, target, sources[source].kind, label=label)
 
 
@@ -355,6 +392,7 @@ def _resolve_composite(
     sources: Mapping[str, SourceSpec],
     target: Target | None,
     where: str,
+    folder: Path | None,
 ) -> KpiChoice:
     """A KPI built from parts on other sources; `sources: {role: NAME}` picks them."""
     chosen = entry.pop("sources", None) or {}
@@ -372,25 +410,48 @@ def _resolve_composite(
         source = _pick_source(part, chosen.get(role), sources, f"{where} ({role})")
         own = {k: v for k, v in shared.items() if k in part.option_names() and k != "variant"}
         part_options = _parse_options(part, own, sources[source], f"{where} ({role})")
-        _check_fields(part, part_options, sources, source, f"{where} ({role})")
+        _check_fields(part, part_options, sources, source, f"{where} ({role})", folder)
         parts.append((role, KpiChoice(part_name, source, part_options, None, sources[source].kind)))
     label = "+".join(dict.fromkeys(choice.source for _, choice in parts))
     return KpiChoice(definition.name, label, options, target, "", tuple(parts))
 
 
 def _check_fields(
-    definition: kpis.Kpi, options: Any, sources: Mapping[str, SourceSpec], source: str, where: str
+    definition: kpis.Kpi,
+    options: Any,
+    sources: Mapping[str, SourceSpec],
+    source: str,
+    where: str,
+    folder: Path | None,
 ) -> None:
     spec = sources[source]
     provided = available(spec.kind, spec.columns)
-    for field in definition.required_fields(options, spec.kind):
+    try:
+        needed = definition.required_fields(options, spec.kind)
+    except (ValueError, ConfigError) as exc:
+        message = exc.message if isinstance(exc, ConfigError) else str(exc)
+        hint = exc.hint if isinstance(exc, ConfigError) else None
+        raise ConfigError(f"{where}: {message}", hint=hint) from None
+    for field in needed:
         if field not in provided:
+            header = _header_of(spec, folder)
+            columns = f"; columns in {spec.path}: {', '.join(header)}" if header else ""
             raise ConfigError(
                 f"{where}: KPI '{definition.name}' needs field '{field}', which source "
                 f"'{source}' does not map",
                 hint=f"add '{field}: <column header>' under sources.{source}.columns "
-                f"(mapped now: {', '.join(spec.columns) or 'nothing'})",
+                f"(mapped now: {', '.join(spec.columns) or 'nothing'}){columns}",
             )
+
+
+def _header_of(spec: SourceSpec, folder: Path | None) -> list[str]:
+    """The source file's header for a hint; empty when it cannot be read (or is stdin)."""
+    if spec.path == "-":
+        return []
+    from cx_cli.sources import read_header
+
+    path = Path(spec.path) if folder is None else folder / spec.path
+    return read_header(str(path), spec)
 
 
 def _pick_source(

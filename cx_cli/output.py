@@ -24,13 +24,24 @@ def write_output(text: str, output: str) -> None:
             f"cannot write {output}: folder {folder} does not exist",
             hint="create the folder first, or choose another -o path",
         )
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    if target.is_dir():
+        raise InputError(f"cannot write {output}: it is a folder", hint="name a file with -o")
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise InputError(
+            f"cannot write {output}: {exc.strerror}; the previous file (if any) is unchanged"
+        ) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)

@@ -52,6 +52,7 @@ class InputSummary:
     rows_history_only: int
     fields: Mapping[str, Mapping[str, int]]
     encoding: str
+    encoding_detected: bool
     delimiter: str
     header_rows: int
 

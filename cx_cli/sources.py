@@ -7,6 +7,7 @@ follows the batch size. Every row it drops is counted by reason in `SourceQualit
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import datetime as dt
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from cx_cli.errors import InputError
+from cx_cli.errors import ConfigError, InputError
 from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class SourceQuality:
     sha256: str | None = None
     size_bytes: int | None = None
     encoding: str = "utf-8"
+    encoding_detected: bool = False
     delimiter: str = ","
     header_rows: int = 1
     columns: tuple[str, ...] = ()
@@ -115,6 +117,22 @@ def _open_bytes(path: str, source: str) -> IO[bytes]:
         raise InputError(f"{path}: cannot be read ({exc.strerror}) ({where})") from None
 
 
+def detect_encoding(head: bytes) -> str:
+    """UTF-16 by its byte-order mark, else UTF-8 when the bytes decode, else cp1252 (latin-1)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
 def _sniff_delimiter(line: str) -> str:
     counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
@@ -142,6 +160,8 @@ class SourceReader:
             wanted.add(self.time_field)
         if self.spec.dedupe:
             wanted.add(self.spec.dedupe)
+        if self.spec.kind == "orders" and "order_id" in self.spec.columns:
+            wanted.add("order_id")  # line items are always folded into orders
         self.derived = {
             name: inputs
             for name, inputs in DERIVED.get(self.spec.kind, {}).items()
@@ -150,6 +170,7 @@ class SourceReader:
         wanted.update(name for inputs in self.derived.values() for name in inputs)
         self.wanted = tuple(f for f in self.spec.columns if f in wanted)
         self._seen_ids: set[str] = set()
+        self._bad_example: dict[str, str] = {}
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -167,10 +188,18 @@ class SourceReader:
                 f"{self.path}: the file is empty (source '{self.name}')",
                 hint="export the data again; a CSV needs a header row and data rows",
             )
-        encoding = self.spec.encoding or "utf-8"
-        if head.startswith(b"\xef\xbb\xbf") and encoding.replace("-", "").lower() == "utf8":
-            head = head[3:]
+        encoding = self.spec.encoding or detect_encoding(head)
         self.quality.encoding = encoding
+        self.quality.encoding_detected = self.spec.encoding is None
+        size = len(head)
+        if head.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
+            head = head[len(codecs.BOM_UTF8) :]
+        if b"\x00" in head and not codecs.lookup(encoding).name.startswith("utf-16"):
+            raw.close()
+            raise InputError(
+                f"{self.path}: the file contains NUL bytes: not a text CSV (source '{self.name}')",
+                hint="export it again as CSV; if it is UTF-16 text, set encoding: utf-16",
+            )
         text = head.decode(encoding, errors="replace")
         first_line = text.splitlines()[0] if text else ""
         delimiter = self.spec.delimiter or _sniff_delimiter(first_line)
@@ -179,7 +208,9 @@ class SourceReader:
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
         self.quality.columns = tuple(header)
         self._raw = raw
-        return _HashingStream(head, raw, digest), header
+        stream = _HashingStream(head, raw, digest)
+        stream.size = size
+        return stream, header
 
     def _check_header(self, header: list[str]) -> None:
         needed = {self.spec.columns[f] for f in self.wanted}
@@ -187,7 +218,14 @@ class SourceReader:
         needed |= {f.column for f in self.spec.filters if f.column}
         for column in sorted(needed):
             if column not in header:
-                close = difflib.get_close_matches(column, header, n=1)
+                close = (
+                    difflib.get_close_matches(column, header, n=1)
+                    or [
+                        h
+                        for h in header
+                        if h and (h.lower() in column.lower() or column.lower() in h.lower())
+                    ][:1]
+                )
                 suggestion = f"did you mean {close[0]!r}? " if close else ""
                 raise InputError(
                     f"{self.path}: column {column!r} is not in the file (source '{self.name}')",
@@ -235,11 +273,17 @@ class SourceReader:
                 if batch.num_rows:
                     yield self._clean(batch.to_pandas())
         except pa.ArrowInvalid as exc:
+            message = str(exc).replace("\x00", "").splitlines()[0]
+            hint = (
+                f"the file is not valid {self.quality.encoding} throughout: set encoding "
+                f"under sources.{self.name} (e.g. cp1252 or utf-16)"
+                if "UTF8" in message or "decode" in message.lower()
+                else "check the delimiter, quoting and that every row has as many fields as "
+                "the header"
+            )
             raise InputError(
-                f"{self.path}: cannot parse the CSV (source '{self.name}'): "
-                f"{str(exc).splitlines()[0]}",
-                hint="check the delimiter, quoting and that every row has as many "
-                "fields as the header",
+                f"{self.path}: cannot parse the CSV (source '{self.name}'): {message}",
+                hint=hint,
             ) from None
         finally:
             self._raw.close() if self._raw is not sys.stdin.buffer else None
@@ -251,6 +295,7 @@ class SourceReader:
                 hint="check that the export is not empty for the chosen dates",
             )
         self._check_scales()
+        self._check_dates()
 
     def _clean(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Rename to logical fields, coerce types, apply filters, window and dedupe."""
@@ -329,6 +374,9 @@ class SourceReader:
             return self._number(name, _truth_as_count(text))
         if kind.type == "bool":
             return self._boolean(name, text)
+        if kind.type == "id":  # " " is no id; " 42" and "42" are the same one
+            stripped = text.str.strip()
+            return stripped.where(stripped != "")
         return text
 
     def _number_or_blank(self, name: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -371,24 +419,31 @@ class SourceReader:
         return values
 
     def _timestamp(self, name: str, text: pd.Series) -> pd.Series:
-        import pandas as pd
-
-        fmt = self.spec.date_format or "ISO8601"
-        try:
-            when = pd.to_datetime(text, format=fmt, errors="coerce")
-        except (ValueError, TypeError):  # mixed UTC offsets: normalise through UTC
-            when = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
-        if getattr(when.dt, "tz", None) is not None:
-            when = when.dt.tz_convert(self.spec.timezone or "UTC").dt.tz_localize(None)
-        bad = when.isna() & text.notna()
-        if bad.sum() > 0.5 * max(int(text.notna().sum()), 1):
-            example = text[bad].iloc[0]
-            raise InputError(
-                f"{self.path}: column {self.spec.columns[name]!r} ({name}): most values are not "
-                f"dates in format {fmt} (e.g. {example!r})",
-                hint=f'set date_format under sources.{self.name} (e.g. "%d/%m/%Y %H:%M")',
-            )
+        """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""
+        stripped = text.str.strip()
+        blank = stripped.isna() | (stripped == "")
+        when = parse_timestamps(stripped.where(~blank), self.spec.date_format, self.spec.timezone)
+        bad = when.isna() & ~blank
+        self.quality.count_field(name, "blank", int(blank.sum()))
+        self.quality.count_field(name, "not a date", int(bad.sum()))
+        self.quality.count_field(name, "valid", int(when.notna().sum()))
+        if bad.any() and name not in self._bad_example:
+            self._bad_example[name] = str(text[bad].iloc[0])
         return when
+
+    def _check_dates(self) -> None:
+        """A date column whose values mostly fail to parse has the wrong format: refuse it."""
+        for name, example in self._bad_example.items():
+            counts = self.quality.fields[name]
+            bad, good = counts.get("not a date", 0), counts.get("valid", 0)
+            if bad > good:
+                fmt = self.spec.date_format or "ISO 8601"
+                raise InputError(
+                    f"{self.path}: column {self.spec.columns[name]!r} ({name}): {bad} of "
+                    f"{bad + good} values are not dates in format {fmt} (e.g. {example!r})",
+                    hint=f'set date_format under sources.{self.name} (e.g. "%d/%m/%Y %H:%M", '
+                    'or "excel" for serial day numbers)',
+                )
 
     def _check_scales(self) -> None:
         """A score column whose answers are mostly off the scale is mapped wrongly: refuse it."""
@@ -404,6 +459,52 @@ class SourceReader:
                     f"(scales: {{{name}: [LOW, HIGH]}}) or text answers (values: {{{name}: "
                     "{...}}) under sources." + self.name,
                 )
+
+
+OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
+EXCEL_EPOCH = "1899-12-30"
+EXCEL_DAYS = (20000, 80000)  # serial day numbers of 1954 .. 2119: plausible export dates
+
+
+def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | None) -> pd.Series:
+    """Parse date-times: ISO 8601 or `date_format` (or "excel" serial days), offsets to local.
+
+    Values with a UTC offset are converted to `timezone` (UTC when unset) and made naive, so a
+    file mixing offsets lands on one clock; values without one are taken as given. Unparseable
+    values become NaT. A format Python cannot use is a ConfigError.
+    """
+    import pandas as pd
+
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if date_format and date_format.lower() == "excel":
+        return _excel_days(text, out)
+    fmt = date_format or "ISO8601"
+    aware = text.str.contains(OFFSET_PATTERN, regex=True, na=False)
+    try:
+        if (~aware).any():
+            out[~aware] = pd.to_datetime(text[~aware], format=fmt, errors="coerce")
+        if aware.any():
+            local = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
+            out[aware] = local.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
+    except ValueError as exc:
+        raise ConfigError(
+            f"date_format {fmt!r} cannot be used: {exc}",
+            hint='use strftime codes, e.g. "%d/%m/%Y %H:%M", or "excel"',
+        ) from None
+    if date_format is None and out.isna().any():  # Excel serial day numbers among ISO dates
+        out = out.where(out.notna(), _excel_days(text.where(out.isna()), out.copy()))
+    return out
+
+
+def _excel_days(text: pd.Series, out: pd.Series) -> pd.Series:
+    import pandas as pd
+
+    days = pd.to_numeric(text, errors="coerce")
+    plausible = days.between(*EXCEL_DAYS)
+    if plausible.any():
+        stamps = pd.Timestamp(EXCEL_EPOCH) + pd.to_timedelta(days[plausible], unit="D")
+        out[plausible] = stamps.dt.round("s")
+    return out
 
 
 TRUTH = {

@@ -24,7 +24,7 @@ def _rules(columns: pd.Index, order_total: str) -> dict[str, str]:
             rules[column] = "sum" if order_total == "sum" else "first"
         elif column in ("ordered_at",):
             rules[column] = "min"
-        elif column == "lines":
+        elif column in ("lines", "priced_lines"):
             rules[column] = "sum"
         else:
             rules[column] = "first"
@@ -33,9 +33,18 @@ def _rules(columns: pd.Index, order_total: str) -> dict[str, str]:
 
 def reduce_orders(lines: pd.DataFrame, order_total: str = "sum") -> pd.DataFrame:
     """One row per order id in this batch; `lines` counts the rows folded into it."""
-    lines = lines.assign(lines=1)
+    extra = {"lines": 1}
+    if "amount" in lines:  # an order whose lines all lack an amount has no amount, not 0
+        extra["priced_lines"] = lines["amount"].notna().astype("int64")
+    lines = lines.assign(**extra)
     grouped = lines.groupby("order_id", sort=False, observed=True)
-    return grouped.agg(_rules(lines.columns, order_total)).reset_index()
+    return _unpriced_as_blank(grouped.agg(_rules(lines.columns, order_total)).reset_index())
+
+
+def _unpriced_as_blank(orders: pd.DataFrame) -> pd.DataFrame:
+    if "priced_lines" in orders:
+        orders["amount"] = orders["amount"].where(orders["priced_lines"] > 0)
+    return orders
 
 
 def merge_orders(partials: Sequence[pd.DataFrame], order_total: str = "sum") -> pd.DataFrame:
@@ -48,4 +57,4 @@ def merge_orders(partials: Sequence[pd.DataFrame], order_total: str = "sum") -> 
         return partials[0]
     merged = pd.concat(partials, ignore_index=True)
     grouped = merged.groupby("order_id", sort=False, observed=True)
-    return grouped.agg(_rules(merged.columns, order_total)).reset_index()
+    return _unpriced_as_blank(grouped.agg(_rules(merged.columns, order_total)).reset_index())

@@ -52,7 +52,18 @@ def nps_interval(
         promoters, detractors, n = promoters + 0.75, detractors + 0.75, n + 3
     p, d = promoters / n, detractors / n
     half = z_value(confidence) * math.sqrt(_nps_variance(p, d) / n)
-    return max(-100.0, 100 * (p - d - half)), min(100.0, 100 * (p - d + half))
+    # The adjusted interval is centred on the adjusted NPS; for a tiny group it could leave out
+    # the estimate itself (one promoter: NPS 100, adjusted [-48.5, 98.5]), so it is widened.
+    low, high = 100 * (p - d - half), 100 * (p - d + half)
+    if method == "adjusted-wald":
+        raw = estimate_points(promoters - 0.75, detractors - 0.75, n - 3)
+        low, high = min(low, raw), max(high, raw)
+    return max(-100.0, low), min(100.0, high)
+
+
+def estimate_points(promoters: float, detractors: float, n: float) -> float:
+    """NPS in points from counts."""
+    return 100 * (promoters - detractors) / n
 
 
 def sample_variance(n: float, total: float, total_sq: float) -> float | None:

@@ -687,7 +687,7 @@ def test_sample_export_matches_a_plain_python_count() -> None:
 @needs_resolving
 def test_sample_defaults_choose_what_the_explicit_options_say() -> None:
     explicit = run(parse_config(document(SAMPLE, SAMPLE_KPIS, SAMPLE_COLUMNS, segments={})))
-    defaults = ["fcr", {"kpi": "fcr", "denominator": "resolved", "label": "fcr_resolved"}, "aht", "first_response_time",
-                "resolution_time", "reopen_rate"]  # fmt: skip
+    resolved = {"kpi": "fcr", "denominator": "resolved", "label": "fcr_resolved"}
+    defaults = ["fcr", resolved, "aht", "first_response_time", "resolution_time", "reopen_rate"]
     chosen = run(parse_config(document(SAMPLE, defaults, SAMPLE_COLUMNS, segments={})))
     assert [r.as_dict() for r in chosen.results] == [r.as_dict() for r in explicit.results]

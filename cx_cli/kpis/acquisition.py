@@ -4,12 +4,12 @@ CAC is built from two hidden parts on two sources: `_spend` (kind spend, an addi
 `_new_customers` (kinds orders or subscriptions: each customer counted once, in the group of
 their first order or first subscription start). The engine joins their sums per group.
 
-Web KPIs read a `sessions` source in one of three layouts, named by the `layout` option:
+Web KPIs read a `sessions` source in one of three layouts, named by the `layout` option or,
+when it is not given, detected from the mapped fields by `detect_layout`:
 - `sessions`: one row per session (`converted`, a `pageviews` count); additive;
 - `pageviews`: one row per pageview with `session_id`; a session is its rows, placed in the
   group of its first row, converted when any of its rows is;
 - `daily`: per-day aggregates (`sessions`, `users`, `pageviews`, `conversions`); additive.
-`detect_layout` states the rule that picks the layout from the mapped fields.
 """
 
 from __future__ import annotations
@@ -40,15 +40,22 @@ DAILY_FIELDS = frozenset({"sessions", "users", "conversions"})
 
 
 def detect_layout(mapped: Collection[str]) -> Layout:
-    """The layout of a sessions export from its mapped fields.
+    """The layout of a sessions export, from the fields its source maps.
 
     Any per-day count (`sessions`, `users`, `conversions`) mapped: `daily`. Otherwise a
-    `pageviews` count mapped: `sessions` (one row per session). Otherwise: `pageviews` (one row
-    per pageview, grouped into sessions by `session_id`).
+    `pageviews` count mapped, or no `session_id` to group rows by: `sessions` (one row per
+    session). Otherwise (`session_id` without a count): `pageviews` (one row per pageview).
     """
     if DAILY_FIELDS & set(mapped):
         return "daily"
-    return "sessions" if "pageviews" in mapped else "pageviews"
+    if "pageviews" in mapped or "session_id" not in mapped:
+        return "sessions"
+    return "pageviews"
+
+
+def _layout(opts: WebOptions) -> Layout:
+    """The layout in force; `sessions` when the source's mapping was never seen."""
+    return opts.layout or "sessions"
 
 
 def _count(value: float) -> int | float:
@@ -223,15 +230,14 @@ def collapse_units(rows: pd.DataFrame, keys: list[str], unit: str, per_group: bo
 @dataclass(frozen=True)
 class WebOptions(Options):
     variant: Literal["standard"] = "standard"
-    layout: Layout = "sessions"
+    layout: Layout | None = None  # None: detected from the source's mapped fields
 
 
 class WebKpi(Kpi):
-    """What the web KPIs share: the layout option and the defaults a source's mapping implies."""
+    """What the web KPIs share: the layout, given in config or detected from the mapping."""
 
-    def source_defaults(self, kind: str, mapped: Collection[str]) -> dict[str, Any]:
-        """Options implied by the source's mapped fields (the layout), for config to fill in."""
-        return {"layout": detect_layout(mapped)}
+    def resolve_options(self, opts: Any, mapped: frozenset[str]) -> Any:
+        return opts if opts.layout else replace(opts, layout=detect_layout(mapped))
 
 
 Denominator = Literal["sessions", "users"]
@@ -276,14 +282,15 @@ class ConversionRate(WebKpi):
         return replace(opts, variant=opts.denominator)
 
     def required_fields(self, opts: ConversionOptions, kind: str) -> tuple[str, ...]:
-        if opts.layout == "daily":
+        if _layout(opts) == "daily":
             return ("conversions", opts.variant)
-        if opts.layout == "sessions" and opts.variant == "sessions":
+        if _layout(opts) == "sessions" and opts.variant == "sessions":
             return ("converted",)
         return ("user_id" if opts.variant == "users" else "session_id", "converted")
 
     def needs_all_rows(self, opts: ConversionOptions) -> bool:
-        return opts.layout == "pageviews" or (opts.layout == "sessions" and opts.variant == "users")
+        layout = _layout(opts)
+        return layout == "pageviews" or (layout == "sessions" and opts.variant == "users")
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ConversionOptions, ctx: Context
@@ -292,7 +299,7 @@ class ConversionRate(WebKpi):
         return collapse_units(rows, keys, "user_id" if users else "session_id", per_group=users)
 
     def tally(self, rows: pd.DataFrame, opts: ConversionOptions) -> Tally:
-        if opts.layout == "daily":
+        if _layout(opts) == "daily":
             hits, units = rows["conversions"], rows[opts.variant]
             complete = hits.notna() & units.notna() & (hits >= 0) & (units >= 0)
             return {
@@ -322,11 +329,11 @@ class ConversionRate(WebKpi):
             "conversions": _count(s.hits),
             opts.variant: _count(s.units),
             "denominator": opts.variant,
-            "layout": opts.layout,
+            "layout": _layout(opts),
             "excluded_no_outcome": int(s.no_outcome),
             "excluded_no_id": int(s.no_id),
         }
-        if opts.layout == "daily" and opts.variant == "users":
+        if _layout(opts) == "daily" and opts.variant == "users":
             detail["users_summed_over_days"] = True
         if s.units <= 0:
             return Estimate(None, 0, detail=detail)
@@ -360,10 +367,10 @@ class PagesPerVisit(WebKpi):
             "sessions": ("pageviews",),
             "pageviews": ("session_id",),
             "daily": ("pageviews", "sessions"),
-        }[opts.layout]
+        }[_layout(opts)]
 
     def needs_all_rows(self, opts: WebOptions) -> bool:
-        return opts.layout == "pageviews"
+        return _layout(opts) == "pageviews"
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: WebOptions, ctx: Context
@@ -371,7 +378,7 @@ class PagesPerVisit(WebKpi):
         return collapse_units(rows, keys, "session_id", per_group=False)
 
     def tally(self, rows: pd.DataFrame, opts: WebOptions) -> Tally:
-        if opts.layout == "daily":
+        if _layout(opts) == "daily":
             pages, sessions = rows["pageviews"], rows["sessions"]
             complete = pages.notna() & sessions.notna() & (pages >= 0) & (sessions >= 0)
             return {
@@ -380,7 +387,7 @@ class PagesPerVisit(WebKpi):
                 "total_sq": _zeros(rows),
                 "excluded": ~complete,
             }
-        if opts.layout == "pageviews":
+        if _layout(opts) == "pageviews":
             unit = rows["_no_id"] == 0
             pages = rows["_pages"]
             return {"n": unit, "total": pages, "total_sq": pages * pages, "excluded": ~unit}
@@ -393,11 +400,11 @@ class PagesPerVisit(WebKpi):
         detail: dict[str, Any] = {
             "pageviews": _count(s.total),
             "sessions": _count(s.n),
-            "layout": opts.layout,
+            "layout": _layout(opts),
             "excluded_rows": int(s.excluded),
         }
         if s.n <= 0:
             return Estimate(None, 0, detail=detail)
-        if opts.layout == "daily":
+        if _layout(opts) == "daily":
             return Estimate(s.total / s.n, int(s.n), detail=detail)
         return mean_estimate(s.n, s.total, s.total_sq, confidence, **detail)

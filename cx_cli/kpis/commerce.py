@@ -245,8 +245,7 @@ class ActiveCustomers(Kpi):
             return pd.DataFrame(columns=[*keys, *COUNTS])
         facts = _group_facts(current, keys)
         if opts.variant != "calendar":
-            days = int(opts.variant.removeprefix("rolling_").removesuffix("d"))
-            return _rolling(active, facts, keys, segments, days, ctx)
+            return _rolling(active, facts, keys, segments, _window_days(opts), ctx)
         if PERIOD in keys and GRAIN[ctx.period or "year"] < GRAIN[self.bucket]:
             return facts.assign(slots=1, actives=facts["customers_active"], short_period=1)
         return _calendar(current, facts, keys, segments, self.bucket, ctx)
@@ -256,39 +255,47 @@ class ActiveCustomers(Kpi):
 
     def estimate(self, s: Sums, opts: Any, confidence: float) -> Estimate:
         count = {name: s.get(name, 0.0) for name in COUNTS}
-        slots, unit = count["slots"], self.bucket
-        value = count["actives"] / slots if slots else None
-        detail: dict[str, Any] = {}
+        value = count["actives"] / count["slots"] if count["slots"] else None
         if opts.variant != "calendar":
-            days = int(opts.variant.removeprefix("rolling_").removesuffix("d"))
-            end = count["latest_start"]
-            detail = {
-                "rule": f"distinct customers with an order in the {days} days ending window_end",
-                "window_days": days,
-                "window_start": _label(end - days + 1, "day") if slots else None,
-                "window_end": _label(end, "day") if slots else None,
-                "window_complete": bool(count["window_complete"]) if slots else None,
-            }
-            n = count["actives"]
-        elif count["short_period"]:
-            detail = {
-                "rule": f"distinct customers in the period, which is shorter than a {unit}",
-                f"{unit}s": None,
-                f"latest_{unit}": None,
-                f"latest_{unit}_actives": None,
-            }
-            n = count["customers_active"]
+            detail, n = _window_detail(count, _window_days(opts)), count["actives"]
         else:
-            detail = {
-                "rule": f"mean over calendar {unit}s of the distinct customers in each",
-                f"{unit}s": int(slots),
-                f"latest_{unit}": _label(count["latest_start"], unit) if slots else None,
-                f"latest_{unit}_actives": int(count["latest_actives"]) if slots else None,
-            }
-            n = count["customers_active"]
+            detail, n = _calendar_detail(count, self.bucket), count["customers_active"]
         detail["customers_active"] = int(count["customers_active"])
         detail["orders_without_customer"] = int(count["no_customer"])
         return Estimate(value, int(n), detail=detail)
+
+
+def _window_days(opts: Any) -> int:
+    """30 for rolling_30d."""
+    return int(opts.variant.removeprefix("rolling_").removesuffix("d"))
+
+
+def _window_detail(count: dict[str, float], days: int) -> dict[str, Any]:
+    end, found = count["latest_start"], bool(count["slots"])
+    return {
+        "rule": f"distinct customers with an order in the {days} days ending window_end",
+        "window_days": days,
+        "window_start": _label(end - days + 1, "day") if found else None,
+        "window_end": _label(end, "day") if found else None,
+        "window_complete": bool(count["window_complete"]) if found else None,
+    }
+
+
+def _calendar_detail(count: dict[str, float], unit: str) -> dict[str, Any]:
+    if count["short_period"]:
+        return {
+            "rule": f"distinct customers in the period, which is shorter than a {unit}",
+            f"{unit}s": None,
+            f"latest_{unit}": None,
+            f"latest_{unit}_actives": None,
+        }
+    found = bool(count["slots"])
+    return {
+        "rule": f"mean over calendar {unit}s of the distinct customers in each",
+        f"{unit}s": int(count["slots"]),
+        f"latest_{unit}": _label(count["latest_start"], unit) if found else None,
+        f"latest_{unit}_actives": int(count["latest_actives"]) if found else None,
+    }
 
 
 def _group_facts(active: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

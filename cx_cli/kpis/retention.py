@@ -164,18 +164,18 @@ class Timeline:
         import pandas as pd
 
         frame = rows.reset_index(drop=True)
+        customer, _ = pd.factorize(frame["customer_id"])
         if kind == "orders":
             start = _ns_array(frame["ordered_at"])
             end = start + (inactive_days or 0) * DAY_NS
             dated = start != _NAT
-            valid = frame["customer_id"].notna().to_numpy() & dated
+            valid = (customer >= 0) & dated
         else:
             start = _ns_array(frame["started_at"])
             end = _ns_array(frame["ended_at"])
-            open_end = end == _NAT
-            end = np.where(open_end, OPEN_END, end)
+            end = np.where(end == _NAT, OPEN_END, end)
             dated = start != _NAT
-            valid = frame["customer_id"].notna().to_numpy() & dated & (end >= start)
+            valid = (customer >= 0) & dated & (end >= start)
         combos = (
             frame[segments].drop_duplicates().reset_index(drop=True)
             if segments
@@ -188,10 +188,7 @@ class Timeline:
             ignored = pd.Series([int(left_out.sum())])
         kept = frame[valid]
         start, end = start[valid], end[valid]
-        codes = kept.groupby([*segments, "customer_id"], sort=False, observed=True).ngroup()
-        codes = codes.to_numpy()
-        n_units = int(codes.max()) + 1 if len(codes) else 0
-        first_rows = pd.Series(np.arange(len(kept))).groupby(codes).first().to_numpy()
+        codes, n_units, first_rows = _unit_codes(kept, segments, customer[valid])
         units = kept[segments].iloc[first_rows].reset_index(drop=True)
         spell_unit, spell_start, spell_end, first = _merge_spells(codes, start, end, n_units)
         values = None
@@ -281,6 +278,23 @@ class Timeline:
 _NAT = -(2**63)
 
 
+def _unit_codes(
+    frame: pd.DataFrame, segments: list[str], customer: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """A code per row for its (segment values, customer), the number of codes, a row of each."""
+    import numpy as np
+    import pandas as pd
+
+    key = customer.astype("int64")
+    for name in segments:
+        values, labels = pd.factorize(frame[name])
+        key = key * (len(labels) + 1) + values
+    codes, uniques = pd.factorize(key)  # numbered in order of first appearance
+    seen = np.maximum.accumulate(codes)
+    first_rows = np.flatnonzero(np.r_[len(codes) > 0, codes[1:] > seen[:-1]])
+    return codes.astype("int64"), len(uniques), first_rows[: len(uniques)]
+
+
 def _ns_array(values: pd.Series) -> np.ndarray:
     """Timestamps as int64 nanoseconds; blanks become the NaT sentinel."""
     return values.astype("datetime64[ns]").to_numpy().view("int64")
@@ -293,7 +307,9 @@ def _merge_spells(
     import numpy as np
     import pandas as pd
 
-    order = np.lexsort((start, codes))
+    rank = np.empty(len(start), dtype="int64")
+    rank[np.argsort(start, kind="stable")] = np.arange(len(start))
+    order = np.argsort(codes * len(start) + rank)  # by unit, then start; keys are unique
     u, s, e = codes[order], start[order], end[order]
     running = pd.Series(e).groupby(u).cummax().to_numpy()
     head = np.ones(len(u), dtype=bool)
@@ -317,11 +333,13 @@ def customer_windows(
     inactive_days: int | None,
     value: str | None,
     keep: Any,
+    columns: tuple[str, ...],
 ) -> pd.DataFrame:
     """One row per (window, unit) that `keep(measures)` selects, plus one marker row per group.
 
-    The marker row carries the window (first day and the day after its end, as ordinals), whether
-    it is complete, whether the source is orders, and (overall windows) rows left out.
+    Each row carries the `columns` of `Timeline.measure` / `Timeline.revenue` it needs. The
+    marker row carries the window (first day and the day after its end, as ordinals), whether it
+    is complete, whether the source is orders, and (overall windows) rows left out.
     """
     import numpy as np
     import pandas as pd
@@ -330,36 +348,33 @@ def customer_windows(
     by_period = PERIOD in keys
     timeline = Timeline.build(rows, segments, ctx.kind, inactive_days, value)
     if timeline.first_date is None or timeline.last_date is None:
-        return pd.DataFrame(columns=[*keys, *MARKER_COLUMNS])
+        return pd.DataFrame(columns=[*keys, *columns, *MARKER_COLUMNS])
     parts = []
-    markers = []
     for span in spans(timeline.first_date, timeline.last_date, ctx, by_period):
         measures = timeline.measure(span.start, span.end)
         if value is not None:
             measures.update(timeline.revenue(span.start, span.end))
         chosen = np.flatnonzero(keep(measures))
         part = timeline.units.iloc[chosen].reset_index(drop=True)
-        for name, column in measures.items():
-            part[name] = column[chosen]
-        part[ALL] = 0
-        if by_period:
-            part[PERIOD] = span.period
-        parts.append(part)
+        for name in columns:
+            part[name] = measures[name][chosen].astype("float64")
+        for name in MARKER_COLUMNS:
+            part[name] = 0.0
         marker = timeline.combos.copy()
-        marker[ALL] = 0
-        if by_period:
-            marker[PERIOD] = span.period
-        marker["windows"] = 1
-        marker["window_start"] = _ordinal(span.start)
-        marker["window_end"] = _ordinal(span.end)
-        marker["complete"] = int(span.complete)
-        marker["from_orders"] = int(ctx.kind == "orders")
-        marker["ignored"] = 0 if by_period else _ignored(timeline, segments)
-        markers.append(marker)
-    frame = pd.concat([*parts, *markers], ignore_index=True)
-    measures_and_markers = [c for c in frame.columns if c not in keys]
-    frame[measures_and_markers] = frame[measures_and_markers].fillna(0).astype("float64")
-    return frame
+        for name in columns:
+            marker[name] = 0.0
+        marker["windows"] = 1.0
+        marker["window_start"] = float(_ordinal(span.start))
+        marker["window_end"] = float(_ordinal(span.end))
+        marker["complete"] = float(span.complete)
+        marker["from_orders"] = float(ctx.kind == "orders")
+        marker["ignored"] = 0.0 if by_period else _ignored(timeline, segments)
+        for frame in (part, marker):
+            frame[ALL] = 0
+            if by_period:
+                frame[PERIOD] = span.period
+            parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _ordinal(ns: int) -> int:
@@ -369,9 +384,9 @@ def _ordinal(ns: int) -> int:
 def _ignored(timeline: Timeline, segments: list[str]) -> Any:
     """Rows left out, aligned with `timeline.combos`."""
     if not segments:
-        return int(timeline.ignored.iloc[0])
+        return float(timeline.ignored.iloc[0])
     index = timeline.combos.set_index(segments).index
-    return timeline.ignored.reindex(index, fill_value=0).to_numpy()
+    return timeline.ignored.reindex(index, fill_value=0).to_numpy().astype("float64")
 
 
 def window_detail(s: Sums) -> dict[str, Any]:
@@ -477,6 +492,21 @@ def _keep_activity(m: Mapping[str, np.ndarray]) -> np.ndarray:
     return m["at_start"] | m["at_end"] | m["joined"]
 
 
+def _at_start(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    return m["at_start"]
+
+
+RETENTION_COLUMNS = (
+    "at_start",
+    "at_end",
+    "new",
+    "joined",
+    "churned",
+    "churned_returned",
+    "returned",
+)
+
+
 @kpi(
     name="churn",
     title="Customer churn rate",
@@ -508,7 +538,9 @@ class Churn(_ActivityKpi):
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ActivityOptions, ctx: Context
     ) -> pd.DataFrame:
-        return customer_windows(rows, keys, ctx, opts.inactive_days, None, _keep_activity)
+        return customer_windows(
+            rows, keys, ctx, opts.inactive_days, None, _at_start, ("at_start", "churned")
+        )
 
     def estimate(self, s: Sums, opts: ActivityOptions, confidence: float) -> Estimate:
         window = window_detail(s)
@@ -564,7 +596,9 @@ class Retention(_ActivityKpi):
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ActivityOptions, ctx: Context
     ) -> pd.DataFrame:
-        return customer_windows(rows, keys, ctx, opts.inactive_days, None, _keep_activity)
+        return customer_windows(
+            rows, keys, ctx, opts.inactive_days, None, _keep_activity, RETENTION_COLUMNS
+        )
 
     def estimate(self, s: Sums, opts: ActivityOptions, confidence: float) -> Estimate:
         at_start, at_end, new = (s.get(k, 0.0) for k in ("at_start", "at_end", "new"))
@@ -692,12 +726,17 @@ class Clv(_ActivityKpi):
     ) -> pd.DataFrame:
         method = clv_method(opts, ctx.kind)
         if method == "subscription":
-            return customer_windows(rows, keys, ctx, None, "mrr", lambda m: m["at_start"])
+            columns = ("at_start", "churned", "mrr_at_start", "with_mrr")
+            return customer_windows(rows, keys, ctx, None, "mrr", _at_start, columns)
         if method == "historical":
-            frame = customer_windows(rows, keys, ctx, 0, "amount", _ordered_to_date)
+            columns = ("orders_to_date", "revenue_to_date")
+            frame = customer_windows(rows, keys, ctx, 0, "amount", _ordered_to_date, columns)
             frame["historical"] = _positive(frame, "orders_to_date")
             return frame
-        frame = customer_windows(rows, keys, ctx, opts.inactive_days, "amount", _keep_purchase)
+        columns = ("at_start", "churned", "active_days", "orders", "priced_orders", "revenue")
+        frame = customer_windows(
+            rows, keys, ctx, opts.inactive_days, "amount", _keep_purchase, columns
+        )
         frame["in_window"] = _positive(frame, "active_days") + _positive(frame, "orders") > 0
         frame["in_window"] = frame["in_window"].astype("float64")
         return frame

@@ -130,6 +130,8 @@ class Csat(Kpi):
     Options = CsatOptions
 
     def check_options(self, opts: CsatOptions) -> CsatOptions:
+        if opts.threshold is not None and opts.variant in ("top_box", "mean"):
+            raise ValueError(f"'threshold' does not apply to variant '{opts.variant}'")
         if opts.threshold is not None and opts.variant != "threshold":
             return replace(opts, variant="threshold")
         if opts.variant == "threshold" and opts.threshold is None:

@@ -20,7 +20,7 @@ def number(value: float | None, unit: str) -> str:
     if unit.startswith("currency"):
         return f"{value:,.2f}"
     if unit == "count":
-        return f"{value:,.0f}"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     return f"{value:.2f}"
 
 
