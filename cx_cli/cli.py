@@ -251,6 +251,70 @@ def report(
         raise typer.Exit(3)
 
 
+class CohortFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+@handles_errors
+def cohort(
+    config: ConfigOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", help="The orders or subscriptions source (needed when several fit)."
+        ),
+    ] = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric", help="customers (share still active) or revenue (share of first period's)."
+        ),
+    ] = "customers",
+    period: Annotated[
+        str, typer.Option("--period", help="Cohort and offset unit: week, month, quarter or year.")
+    ] = "month",
+    since: Annotated[str | None, typer.Option("--since", help="First cohort date.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last date, inclusive.")] = None,
+    inputs: InputOption = None,
+    fmt: Annotated[CohortFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        CohortFormat.table
+    ),
+    output: Annotated[str, typer.Option("-o", "--output", help="File, or - for stdout.")] = "-",
+    debug: DebugOption = False,
+) -> None:
+    """Cohort retention: cohorts by first order (or start) x periods since, incomplete marked.
+
+    Example: cxkpi cohort -c config.example.yaml --source orders --metric revenue -f csv
+    """
+    from cx_cli import load_config
+    from cx_cli.cohort import cohort_matrix
+    from cx_cli.output import write_output
+    from cx_cli.render.cohort import render_cohorts
+
+    cohorts = cohort_matrix(
+        load_config(_config_path(config)),
+        source,
+        metric=metric,
+        period=period,
+        inputs=_inputs(inputs),
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+    )
+    to_terminal = output == "-" and sys.stdout.isatty()
+    write_output(
+        render_cohorts(
+            cohorts,
+            fmt.value,
+            color=to_terminal and _color_stdout(),
+            width=shutil.get_terminal_size().columns if to_terminal else None,
+        ),
+        output,
+    )
+
+
 @app.command()
 @handles_errors
 def validate(

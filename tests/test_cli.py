@@ -234,12 +234,60 @@ def test_help_and_kpis_do_not_import_pandas() -> None:
     assert done.stdout.strip().splitlines()[-1] == "False False"
 
 
-def test_sample_config_runs_end_to_end() -> None:
+def test_sample_config_mixing_every_source_kind_runs_end_to_end() -> None:
     result = runner.invoke(app, ["report", "-c", str(ROOT / "config.example.yaml"), "-f", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["inputs"][0]["rows_read"] == 2400
-    assert {r["kpi"] for r in document["results"]} == {"nps", "csat", "ces"}
+    kinds = {"surveys": 2400, "tickets": 3000, "orders": 6018, "subscriptions": 1196,
+             "spend": 2284, "web": 12006}  # fmt: skip
+    assert {i["source"]: i["rows_read"] for i in document["inputs"]} == kinds
+    for item in document["inputs"]:
+        assert item["rows_read"] == item["rows_used"] + sum(item["rows_dropped"].values())
+    overall = {r["label"]: r for r in document["results"] if r["period"] is None}
+    assert set(overall) == {d["label"] for d in document["definitions"]}
+    assert {"nps", "fcr", "aov", "churn", "cac", "conversion_rate"} <= set(overall)
+    assert all(r["value"] is not None for r in overall.values()), [
+        k for k, r in overall.items() if r["value"] is None
+    ]
+
+
+def test_cohort_command_prints_the_matrix_and_writes_long_form(tmp_path: Path) -> None:
+    config = str(ROOT / "config.example.yaml")
+    table = runner.invoke(app, ["cohort", "-c", config, "--source", "orders"])
+    assert table.exit_code == 0, table.output
+    assert "2025-01" in table.stdout
+    target = tmp_path / "cohorts.csv"
+    written = runner.invoke(
+        app, ["cohort", "-c", config, "--source", "subscriptions", "-f", "csv", "-o", str(target)]
+    )
+    assert written.exit_code == 0, written.output
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    first = [r for r in rows if r["months_since_first"] == "0"]
+    assert first and all(r["cohort"] for r in first)
+    assert {r["complete"] for r in rows} <= {"true", "false"}
+    cells = json.loads(
+        runner.invoke(
+            app, ["cohort", "-c", config, "--source", "orders", "--metric", "revenue", "-f", "json"]
+        ).stdout
+    )["cells"]
+    assert all(c["value"] == pytest.approx(100.0) for c in cells if c["months_since_first"] == 0)
+
+
+def test_cohort_command_refuses_an_unknown_metric() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "cohort",
+            "-c",
+            str(ROOT / "config.example.yaml"),
+            "--source",
+            "orders",
+            "--metric",
+            "profit",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "profit" in result.stderr
 
 
 def test_init_drafts_a_config_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cx_cli.report import Result
+from cx_cli.report import InputSummary, Result
 
 STATUS_MARK = {"met": "✓ met", "missed": "✗ missed", "inconclusive": "~ inconclusive"}
 
@@ -69,3 +69,21 @@ def status(row: Result) -> str:
 def group(row: Result) -> str:
     """'All', or the segment's labels joined."""
     return " / ".join(row.segment.values()) if row.segment else "All"
+
+
+def dropped(item: InputSummary) -> str:
+    """Rows dropped by reason, and rows kept only as history (before --since)."""
+    parts = [f"{c:,} {why}" for why, c in item.rows_dropped.items()]
+    if item.rows_history_only:
+        parts.append(f"{item.rows_history_only:,} before --since kept as history")
+    return ", ".join(parts) or "none"
+
+
+def left_out(item: InputSummary) -> str:
+    """Per field, values that were blank or invalid (a blank date often means "not yet")."""
+    fields = []
+    for name, counts in item.fields.items():
+        reasons = [f"{c:,} {why}" for why, c in counts.items() if why != "valid"]
+        if reasons:
+            fields.append(f"{name}: " + ", ".join(reasons))
+    return "; ".join(fields)

@@ -59,13 +59,14 @@ def render_markdown(report: Report) -> str:
         lines += [*_table(header, body), ""]
     lines += ["## Data quality", ""]
     lines += _table(
-        ["Source", "Rows read", "Used", "Dropped (why)"],
+        ["Source", "Rows read", "Used", "Dropped (why)", "Values blank or invalid"],
         [
             [
                 i.source,
                 str(i.rows_read),
                 str(i.rows_used),
-                ", ".join(f"{c} {why}" for why, c in i.rows_dropped.items()) or "none",
+                humanise.dropped(i),
+                humanise.left_out(i) or "none",
             ]
             for i in report.inputs
         ],

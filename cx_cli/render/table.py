@@ -92,16 +92,14 @@ def _cells(
 
 def quality_table(report: Report) -> Table:
     table = Table(title="Data quality", title_justify="left", title_style="bold")
-    for name in ("Source", "Rows read", "Used", "Dropped (why)", "Values left out of n"):
+    for name in ("Source", "Rows read", "Used", "Dropped (why)", "Values blank or invalid"):
         table.add_column(name, justify="right" if name in ("Rows read", "Used") else "left")
     for item in report.inputs:
-        dropped = ", ".join(f"{c:,} {why}" for why, c in item.rows_dropped.items()) or "none"
-        left_out = "; ".join(
-            f"{name}: " + ", ".join(f"{c:,} {why}" for why, c in counts.items() if why != "valid")
-            for name, counts in item.fields.items()
-            if any(why != "valid" for why in counts)
-        )
         table.add_row(
-            item.source, f"{item.rows_read:,}", f"{item.rows_used:,}", dropped, left_out or "none"
+            item.source,
+            f"{item.rows_read:,}",
+            f"{item.rows_used:,}",
+            humanise.dropped(item),
+            humanise.left_out(item) or "none",
         )
     return table
