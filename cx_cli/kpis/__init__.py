@@ -9,9 +9,13 @@ from cx_cli.kpis.base import REGISTRY, Estimate, Kpi, Sums
 __all__ = ["REGISTRY", "Estimate", "Kpi", "Sums", "get", "names"]
 
 
+FAMILY_ORDER = ("responses", "tickets", "orders", "subscriptions", "spend", "sessions")
+
+
 def names() -> list[str]:
-    """Registered KPI names users can choose, in registration order."""
-    return [name for name, k in REGISTRY.items() if not k.hidden]
+    """KPI names users can choose, by family (surveys, support, orders, ...)."""
+    visible = [name for name, k in REGISTRY.items() if not k.hidden]
+    return sorted(visible, key=lambda name: FAMILY_ORDER.index(REGISTRY[name].kinds[0]))
 
 
 def get(name: str) -> Kpi:

@@ -10,16 +10,18 @@ from cx_cli.errors import UsageError
 
 
 def list_kpis() -> str:
-    lines = [f"{'KPI':<8} {'source kind':<12} {'unit':<7} {'better':<7} title (variants)"]
+    rows = [("KPI", "source kinds", "unit", "better", "title (variants)")]
     for name in kpis.names():
         k = kpis.get(name)
         better = "higher" if k.higher_is_better else "lower"
-        lines.append(
-            f"{name:<8} {'/'.join(k.kinds):<12} {k.unit:<7} {better:<7} {k.title} "
-            f"({', '.join(k.variants)})"
-        )
-    lines.append("")
-    lines.append("cxkpi kpis NAME explains one: formula, fields, variants, options.")
+        title = f"{k.title} ({', '.join(k.variants)})"
+        rows.append((name, "/".join(k.kinds), k.unit, better, title))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4]
+        for row in rows
+    ]
+    lines += ["", "cxkpi kpis NAME explains one: formula, fields, variants, options."]
     return "\n".join(lines) + "\n"
 
 
