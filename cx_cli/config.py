@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from cx_cli import kpis
 from cx_cli.errors import ConfigError
 from cx_cli.fields import SOURCE_KINDS, available
+from cx_cli.report import RESULT_FIELDS
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
@@ -38,27 +39,7 @@ OPERATORS = (
     "not_null",
 )
 # Result fields a segment name may not shadow in the CSV report's columns.
-RESERVED_SEGMENT_NAMES = frozenset(
-    {
-        "kpi",
-        "source",
-        "period",
-        "value",
-        "unit",
-        "n",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-        "confidence",
-        "variant",
-        "low_sample",
-        "target",
-        "status",
-        "previous",
-        "change",
-        "p_value",
-    }
-)
+RESERVED_SEGMENT_NAMES = frozenset(RESULT_FIELDS) - {"segment", "detail"}
 
 
 class _Strict(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -36,6 +36,9 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "segment": dict(self.segment), "detail": dict(self.detail)}
+
+
+RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Result))
 
 
 @dataclass(frozen=True)

@@ -463,6 +463,13 @@ def _rule(s: Sums, opts: Any) -> str:
 class _ActivityKpi(Kpi):
     """What churn, retention and CLV share: whole rows, history, their own periods."""
 
+    def check_options(self, opts: Any) -> Any:
+        _check_inactive_days(opts.inactive_days)
+        return opts
+
+    def required_fields(self, opts: Any, kind: str) -> tuple[str, ...]:
+        return _activity_fields(self.name, opts, kind)
+
     def needs_all_rows(self, opts: Any) -> bool:
         return True
 
@@ -528,13 +535,6 @@ class Churn(_ActivityKpi):
 
     Options = ActivityOptions
 
-    def check_options(self, opts: ActivityOptions) -> ActivityOptions:
-        _check_inactive_days(opts.inactive_days)
-        return opts
-
-    def required_fields(self, opts: ActivityOptions, kind: str) -> tuple[str, ...]:
-        return _activity_fields(self.name, opts, kind)
-
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ActivityOptions, ctx: Context
     ) -> pd.DataFrame:
@@ -585,13 +585,6 @@ class Retention(_ActivityKpi):
     """Customers at the end who were customers before the period, per customer at the start."""
 
     Options = ActivityOptions
-
-    def check_options(self, opts: ActivityOptions) -> ActivityOptions:
-        _check_inactive_days(opts.inactive_days)
-        return opts
-
-    def required_fields(self, opts: ActivityOptions, kind: str) -> tuple[str, ...]:
-        return _activity_fields(self.name, opts, kind)
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ActivityOptions, ctx: Context

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cx_cli import __version__
 from cx_cli.render import plain
-from cx_cli.render.csv import neutralise
+from cx_cli.render.csv import cell_text
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -75,17 +75,6 @@ def cohorts_document(cohorts: Cohorts) -> dict[str, Any]:
     )
 
 
-def _csv_cell(value: Any) -> str:
-    value = plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return neutralise(str(value))
-
-
 def cohorts_csv(cohorts: Cohorts) -> str:
     """The long form as CSV, one row per cell; text that a spreadsheet would run is neutralised."""
     header = ["cohort", cohorts.offset_key, "customers", "active", "revenue", "value", "complete"]
@@ -94,7 +83,7 @@ def cohorts_csv(cohorts: Cohorts) -> str:
     writer.writerow(header)
     for i in range(len(cohorts.cells)):
         data = _cell_dict(cohorts, i)
-        writer.writerow([_csv_cell(data[k]) for k in header])
+        writer.writerow([cell_text(data[k]) for k in header])
     return out.getvalue()
 
 

@@ -7,6 +7,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from cx_cli.render import plain
+from cx_cli.report import RESULT_FIELDS
 
 if TYPE_CHECKING:
     from cx_cli.report import Report
@@ -24,7 +25,8 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as a CSV cell: empty for null, true/false, full-precision floats, safe text."""
     value = plain(value)
     if value is None:
         return ""
@@ -39,31 +41,16 @@ def render_csv(report: Report) -> str:
     segments = list(dict.fromkeys(k for r in report.results for k in r.segment))
     details = list(dict.fromkeys(k for r in report.results for k in r.detail))
     head = ["kpi", "source", "period"]
-    tail = [
-        "value",
-        "unit",
-        "n",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-        "confidence",
-        "variant",
-        "low_sample",
-        "target",
-        "status",
-        "previous",
-        "change",
-        "p_value",
-    ]
+    tail = [f for f in RESULT_FIELDS if f not in (*head, "segment", "detail")]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*head, *segments, *tail, *(f"detail.{k}" for k in details)])
     for row in report.results:
         data = row.as_dict()
         writer.writerow(
-            [_cell(data[k]) for k in head]
-            + [_cell(row.segment.get(k)) for k in segments]
-            + [_cell(data[k]) for k in tail]
-            + [_cell(row.detail.get(k)) for k in details]
+            [cell_text(data[k]) for k in head]
+            + [cell_text(row.segment.get(k)) for k in segments]
+            + [cell_text(data[k]) for k in tail]
+            + [cell_text(row.detail.get(k)) for k in details]
         )
     return out.getvalue()
