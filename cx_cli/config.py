@@ -104,6 +104,7 @@ class SourceSpec(_Strict):
     scales: dict[str, tuple[int, int]] = {}
     dedupe: str | None = None
     order_total: Literal["sum", "first"] = "sum"
+    bad_rows: Literal["error", "skip"] = "error"
 
     @model_validator(mode="after")
     def _known_fields(self) -> SourceSpec:
@@ -273,6 +274,9 @@ _ALL_KEYS = {
 }
 
 
+MAX_YAML_ALIASES = 40  # 3^(40/3) ~ 2 million nodes at worst
+
+
 def read_yaml(path: Path) -> tuple[Any, bytes]:
     """Parse a YAML file with the safe loader (no Python object tags); errors name the line."""
     try:
@@ -285,6 +289,15 @@ def read_yaml(path: Path) -> tuple[Any, bytes]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
+        aliases = sum(
+            isinstance(t, yaml.AliasToken) for t in yaml.scan(raw, Loader=yaml.SafeLoader)
+        )
+        if aliases > MAX_YAML_ALIASES:
+            raise ConfigError(
+                f"{path.name}: {aliases} YAML aliases (*name); at most {MAX_YAML_ALIASES} are "
+                "allowed, so a crafted file cannot expand into gigabytes",
+                hint="write the repeated parts out",
+            )
         return yaml.safe_load(raw), raw
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

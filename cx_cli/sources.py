@@ -171,6 +171,8 @@ class SourceReader:
         self.wanted = tuple(f for f in self.spec.columns if f in wanted)
         self._seen_ids: set[str] = set()
         self._bad_example: dict[str, str] = {}
+        self._first_bad_row: tuple[int, int, str] | None = None
+        self._skipped_rows = 0
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -257,7 +259,11 @@ class SourceReader:
             skip_rows_after_names=self._header_rows() - 1,
             encoding=self.quality.encoding,
         )
-        parse = pacsv.ParseOptions(delimiter=self.quality.delimiter, newlines_in_values=True)
+        parse = pacsv.ParseOptions(
+            delimiter=self.quality.delimiter,
+            newlines_in_values=True,
+            invalid_row_handler=self._bad_row,
+        )
         convert = pacsv.ConvertOptions(
             include_columns=raw_columns,
             column_types={c: pa.string() for c in raw_columns},
@@ -273,9 +279,13 @@ class SourceReader:
                 if batch.num_rows:
                     yield self._clean(batch.to_pandas())
         except pa.ArrowInvalid as exc:
+            if self._first_bad_row is not None:
+                raise self._ragged_error() from None
             message = str(exc).replace("\x00", "").splitlines()[0]
             hint = (
-                f"the file is not valid {self.quality.encoding} throughout: set encoding "
+                "a field is larger than the reader's block: check for an unclosed quote"
+                if "straddling" in message
+                else f"the file is not valid {self.quality.encoding} throughout: set encoding "
                 f"under sources.{self.name} (e.g. cp1252 or utf-16)"
                 if "UTF8" in message or "decode" in message.lower()
                 else "check the delimiter, quoting and that every row has as many fields as "
@@ -287,6 +297,9 @@ class SourceReader:
             ) from None
         finally:
             self._raw.close() if self._raw is not sys.stdin.buffer else None
+        if self._skipped_rows:
+            self.quality.rows_read += self._skipped_rows
+            self.quality.rows_dropped["wrong number of fields"] += self._skipped_rows
         self.quality.sha256 = stream._digest.hexdigest()
         self.quality.size_bytes = stream.size
         if self.quality.rows_read == 0:
@@ -296,6 +309,24 @@ class SourceReader:
             )
         self._check_scales()
         self._check_dates()
+
+    def _bad_row(self, row: Any) -> str:
+        """pyarrow's callback for a row with too many or too few fields: skip it or stop."""
+        if self.spec.bad_rows == "skip":
+            self._skipped_rows += 1
+            return "skip"
+        self._first_bad_row = (row.actual_columns, row.expected_columns, row.text)
+        return "error"
+
+    def _ragged_error(self) -> InputError:
+        actual, expected, text = self._first_bad_row  # type: ignore[misc]
+        shown = text if len(text) <= 120 else text[:117] + "..."
+        return InputError(
+            f"{self.path}: a row has {actual} fields where the header has {expected} "
+            f"(source '{self.name}'): {shown!r}",
+            hint=f"fix the export (an unquoted {self.quality.delimiter!r} inside a value?), "
+            f"or set bad_rows: skip under sources.{self.name} to skip and count such rows",
+        )
 
     def _clean(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Rename to logical fields, coerce types, apply filters, window and dedupe."""
@@ -385,13 +416,15 @@ class SourceReader:
 
         stripped = text.str.strip()
         blank = stripped.isna() | stripped.str.lower().isin(BLANK_TOKENS)
+        kind = SOURCE_KINDS[self.spec.kind][name].type
+        numeric = to_numbers(stripped, self.spec.decimal, self.spec.thousands, kind)
+        if kind == "score" and name == "nps":  # "10 - Extremely likely" -> 10
+            leading = stripped.str.extract(LEADING_NUMBER, expand=False)
+            numeric = numeric.fillna(pd.to_numeric(leading, errors="coerce"))
         mapping = self.spec.values.get(name)
         if mapping:
-            mapped = stripped.map(mapping)
-            numbers = mapped.astype("float64").fillna(pd.to_numeric(stripped, errors="coerce"))
-        else:
-            numbers = pd.to_numeric(stripped, errors="coerce")
-        numbers = numbers.astype("float64").where(~blank)
+            numeric = stripped.map(mapping).astype("float64").fillna(numeric)
+        numbers = numeric.astype("float64").where(~blank)
         self.quality.count_field(name, "blank", int(blank.sum()))
         self.quality.count_field(name, "not a number", int((numbers.isna() & ~blank).sum()))
         return numbers, blank
@@ -459,6 +492,40 @@ class SourceReader:
                     f"(scales: {{{name}: [LOW, HIGH]}}) or text answers (values: {{{name}: "
                     "{...}}) under sources." + self.name,
                 )
+
+
+LEADING_NUMBER = r"^(\d{1,2})\s*(?:[-–—:=(]|$)"
+MONEY_NOISE = r"[^\d.,()+\-]"  # currency symbols and codes, spaces
+CLOCK = r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$"  # [HH:]MM:SS
+
+
+def to_numbers(
+    text: pd.Series, decimal: str = ".", thousands: str | None = None, kind: str = "number"
+) -> pd.Series:
+    """Numbers from text with the source's separators; money sheds currency symbols and codes
+    ("$1,234.50", "1.234,50 EUR", "(12.00)" = -12); durations accept [HH:]MM:SS as seconds."""
+    import pandas as pd
+
+    cleaned = text
+    if kind == "money":
+        cleaned = cleaned.str.replace(MONEY_NOISE, "", regex=True)
+        negative = cleaned.str.startswith("(") & cleaned.str.endswith(")")
+        cleaned = cleaned.str.strip("()").where(~negative, "-" + cleaned.str.strip("()"))
+        thousands = thousands or ("," if decimal == "." else ".")
+    if thousands:
+        cleaned = cleaned.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        cleaned = cleaned.str.replace(decimal, ".", regex=False)
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    if kind == "duration":
+        parts = text.str.extract(CLOCK)
+        clock = (
+            pd.to_numeric(parts[0], errors="coerce").fillna(0) * 3600
+            + pd.to_numeric(parts[1], errors="coerce") * 60
+            + pd.to_numeric(parts[2], errors="coerce")
+        )
+        numbers = numbers.fillna(clock)
+    return numbers
 
 
 OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"

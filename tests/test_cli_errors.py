@@ -144,7 +144,28 @@ def test_header_only_data_file_is_an_input_error(tmp_path: Path) -> None:
 def test_ragged_row_is_an_input_error(tmp_path: Path, ragged: tuple[Any, ...]) -> None:
     path = write_csv(tmp_path / "ragged.csv", rows=[*ROWS, ragged])
     result = report("-c", write_config(tmp_path, path))
-    assert_fails_cleanly(result, 1, "ragged.csv", "cannot parse")
+    expected = f"a row has {len(ragged)} fields where the header has 6"
+    assert_fails_cleanly(result, 1, "ragged.csv", expected, "bad_rows: skip")
+
+
+def test_ragged_rows_are_skipped_and_counted_when_the_config_allows(tmp_path: Path) -> None:
+    ragged = [("2024-01-06 10:00:00", "a", "email", 9, 5, 7, "extra"), ("2024-01-07", "b")]
+    path = write_csv(tmp_path / "ragged.csv", rows=[*ROWS, *ragged])
+    config = write_config(tmp_path, path, source={"bad_rows": "skip"})
+    result = report("-c", config, "-f", "json")
+    assert result.exit_code == 0, result.output
+    (source,) = json.loads(result.stdout)["inputs"]
+    assert source["rows_dropped"] == {"wrong number of fields": 2}
+    assert source["rows_read"] == len(ROWS) + 2
+
+
+def test_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x]"] + [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 20)
+    ]
+    config = tmp_path / "bomb.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    assert_fails_cleanly(report("-c", config), 2, "YAML aliases")
 
 
 def test_score_column_mostly_off_its_scale_is_an_input_error(tmp_path: Path) -> None:
