@@ -6,6 +6,7 @@ import codecs
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import zoneinfo
 from collections.abc import Iterable, Mapping
@@ -488,6 +489,12 @@ def _parse_target(raw: Any, where: str) -> Target | None:
     return Target(spec.value, spec.segments)
 
 
+@functools.cache
+def _adapter(options: type) -> TypeAdapter[Any]:
+    """A validator per options class, built once (building one costs milliseconds)."""
+    return TypeAdapter(options)
+
+
 def _parse_options(
     definition: kpis.Kpi, raw: dict[str, Any], source: SourceSpec | None, where: str
 ) -> Any:
@@ -506,7 +513,7 @@ def _parse_options(
         declared = SOURCE_KINDS[source.kind][field].scale
         raw = {**raw, "scale": source.scales.get(field, declared)}
     try:
-        options = TypeAdapter(definition.Options).validate_python(raw)
+        options = _adapter(definition.Options).validate_python(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise ConfigError(
