@@ -301,3 +301,19 @@ def test_init_drafts_a_config_that_runs(tmp_path: Path, monkeypatch: pytest.Monk
     assert {r["kpi"] for r in json.loads(report.stdout)["results"]} >= {"nps", "csat", "ces"}
     again = runner.invoke(app, ["init", str(sample)])
     assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line_and_no_output_file(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cx_cli.output
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    target = tmp_path / "out.json"
+    monkeypatch.setattr(cx_cli.output.os, "fsync", interrupted)
+    result = runner.invoke(app, ["report", "-c", str(config), "-f", "json", "-o", str(target)])
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "interrupted: no report written"
+    assert list(tmp_path.glob("*out.json*")) == []
