@@ -109,12 +109,13 @@ def select_kpis(config: Config, names: Sequence[str] | None) -> tuple[KpiChoice,
     """The configured KPIs, or those named with --kpi (a name not configured gets defaults)."""
     if not names:
         return config.kpis
-    chosen = []
+    chosen: dict[str, KpiChoice] = {}
+    folder = config.path.parent if config.path else None
     for name in names:
         configured = [c for c in config.kpis if name in (c.name, c.label)]
-        folder = config.path.parent if config.path else None
-        chosen.extend(configured or [resolve_kpi(name, config.sources, f"--kpi {name}", folder)])
-    return tuple(chosen)
+        for choice in configured or [resolve_kpi(name, config.sources, f"--kpi {name}", folder)]:
+            chosen.setdefault(choice.label or choice.name, choice)
+    return tuple(chosen.values())
 
 
 def run(config: Config, **overrides: Any) -> Report:
@@ -242,15 +243,46 @@ def join_parts(
     """A composite KPI's sums: each part's columns as `role.column`, aligned on the group keys.
 
     A group one part has and another lacks gets zeros for the missing part (no spend, or no
-    new customers, in that period), so the estimate can say what is undefined.
+    new customers, in that period), so the estimate can say what is undefined. A part that is
+    a KPI of its own (not hidden, e.g. CLV in LTV:CAC) also brings its finished figure per
+    group, `role.value` (NaN when undefined) and `role.n`, estimated from its own sums, so the
+    composite uses the figure users see rather than re-deriving it.
     """
     import pandas as pd
 
     joined = {}
     for group_set in group_sets(settings):
-        tables = [sums[id(part)][group_set].add_prefix(f"{role}.") for role, part in choice.parts]
-        joined[group_set] = pd.concat(tables, axis=1).fillna(0.0)
+        own = {role: sums[id(part)][group_set] for role, part in choice.parts}
+        table = pd.concat([t.add_prefix(f"{role}.") for role, t in own.items()], axis=1)
+        table = table.fillna(0.0)
+        for role, part in choice.parts:
+            if not part.definition.hidden:
+                values, counts = _part_figures(part, own[role], table.index, settings)
+                table[f"{role}.value"] = values
+                table[f"{role}.n"] = counts
+        joined[group_set] = table
     return joined
+
+
+def _part_figures(
+    part: KpiChoice, sums: pd.DataFrame, index: pd.Index, settings: Settings
+) -> tuple[list[float], list[int]]:
+    """The part's value (NaN when undefined) and n per group of `index`, from its own sums.
+
+    A group the part lacks is estimated on zero sums, as `results_for` does for an empty table.
+    """
+    definition, confidence = part.definition, settings.confidence
+
+    def figure(values: Mapping[str, Any]) -> tuple[float, int]:
+        est = definition.estimate(Sums(values), part.options, confidence)
+        return (float("nan") if est.value is None else est.value), est.n
+
+    found = {
+        key: figure(values) for key, values in zip(sums.index, sums.to_dict("records"), strict=True)
+    }
+    absent = figure(dict.fromkeys(sums.columns, 0.0))
+    figures = [found.get(key, absent) for key in index]
+    return [value for value, _ in figures], [n for _, n in figures]
 
 
 def staged(reader: SourceReader) -> Iterable[pd.DataFrame]:

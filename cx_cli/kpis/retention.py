@@ -374,6 +374,8 @@ def customer_windows(
             if by_period:
                 frame[PERIOD] = span.period
             parts.append(frame)
+    if not parts:  # every date lies outside the window
+        return pd.DataFrame(columns=[*keys, *columns, *MARKER_COLUMNS])
     return pd.concat(parts, ignore_index=True)
 
 
