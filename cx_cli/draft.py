@@ -7,10 +7,7 @@ columns it could not place are listed, so a person can finish the config in a mi
 from __future__ import annotations
 
 import codecs
-import csv
 import dataclasses
-import io
-import itertools
 import re
 import statistics
 import textwrap
@@ -27,7 +24,7 @@ import yaml
 from cx_cli.config import RESERVED_SEGMENT_NAMES
 from cx_cli.errors import InputError
 from cx_cli.fields import SOURCE_KINDS
-from cx_cli.sources import BLANK_TOKENS
+from cx_cli.sources import BLANK_TOKENS, DELIMITERS, sniff_delimiter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +35,6 @@ DEFAULT_SCALES: dict[str, tuple[int, int]] = {
     f: SOURCE_KINDS["responses"][f].scale or (0, 0) for f in SCORE_FIELDS
 }
 SHAPES = ((1, 5), (1, 7), (0, 10))  # the usual answer scales, narrowest first
-DELIMITERS = (",", ";", "\t", "|")
 HEAD_BYTES = 1 << 20
 FIT = 0.95  # share of answers that must sit on a scale (exports carry a little junk)
 NUMERIC = 0.9  # share of non-blank values that must be whole numbers for a score
@@ -217,19 +213,6 @@ def _encoding(head: bytes) -> tuple[str, str | None]:
     return "utf-8", None
 
 
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter that splits the header into the most fields, consistently in the rows."""
-
-    def score(delimiter: str) -> tuple[bool, bool, int]:
-        rows = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 50))
-        width = len(rows[0]) if rows else 0
-        body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-        steady = sum(len(r) == width for r in body) >= 0.9 * len(body)
-        return width > 1, steady, width
-
-    return max(DELIMITERS, key=score)
-
-
 def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     """The raw header and first rows as text (header in row 0), and how the file is written."""
     head = _read_head(path)
@@ -237,7 +220,7 @@ def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     text = head.decode(codec, errors="replace").lstrip("\ufeff")
     if len(head) == HEAD_BYTES and "\n" in text:
         text = text[: text.rindex("\n")]
-    delimiter = _sniff_delimiter(text)
+    delimiter = sniff_delimiter(text)
     try:
         frame = _read_frame(path, codec, delimiter, sample_rows + 3)
     except UnicodeDecodeError:

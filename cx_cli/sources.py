@@ -14,6 +14,7 @@ import datetime as dt
 import difflib
 import hashlib
 import io
+import itertools
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -133,9 +134,22 @@ def detect_encoding(head: bytes) -> str:
         return "latin-1"
 
 
-def _sniff_delimiter(line: str) -> str:
-    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
-    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the header into the most fields, consistently in the rows
+    (quotes respected); comma when none splits the header."""
+
+    def score(delimiter: str) -> tuple[bool, bool, int]:
+        rows = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 50))
+        width = len(rows[0]) if rows else 0
+        body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+        steady = sum(len(r) == width for r in body) >= 0.9 * len(body)
+        return width > 1, steady, width
+
+    best = max(DELIMITERS, key=score)
+    return best if score(best)[0] else ","
 
 
 @dataclass
@@ -202,9 +216,12 @@ class SourceReader:
                 f"{self.path}: the file contains NUL bytes: not a text CSV (source '{self.name}')",
                 hint="export it again as CSV; if it is UTF-16 text, set encoding: utf-16",
             )
-        text = head.decode(encoding, errors="replace")
-        first_line = text.splitlines()[0] if text else ""
-        delimiter = self.spec.delimiter or _sniff_delimiter(first_line)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and codecs.lookup(
+            encoding
+        ).name.startswith("utf-16"):
+            encoding = self.quality.encoding = "utf-16"  # the BOM says which byte order
+        text = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        delimiter = self.spec.delimiter or sniff_delimiter(text)
         self.quality.delimiter = delimiter
         self.quality.header_rows = self._header_rows()
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
@@ -231,7 +248,9 @@ class SourceReader:
                 suggestion = f"did you mean {close[0]!r}? " if close else ""
                 raise InputError(
                     f"{self.path}: column {column!r} is not in the file (source '{self.name}')",
-                    hint=f"{suggestion}columns in the file: {', '.join(header)}",
+                    hint=f"{suggestion}columns in the file (read with delimiter "
+                    f"{self.quality.delimiter!r}; set delimiter: if that is wrong): "
+                    f"{', '.join(header)}",
                 )
             if header.count(column) > 1:
                 raise InputError(
@@ -248,7 +267,11 @@ class SourceReader:
         from pyarrow import csv as pacsv
 
         stream, header = self._open()
-        self._check_header(header)
+        try:
+            self._check_header(header)
+        except InputError:
+            self._close()
+            raise
         raw_columns = sorted(
             {self.spec.columns[f] for f in self.wanted}
             | {self.spec.segments[s] for s in self.segments}
@@ -278,6 +301,13 @@ class SourceReader:
             for batch in reader:
                 if batch.num_rows:
                     yield self._clean(batch.to_pandas())
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{self.path}: byte {exc.object[exc.start : exc.start + 1]!r} is not valid "
+                f"{self.quality.encoding} (source '{self.name}')",
+                hint=f"set encoding under sources.{self.name} to the export's encoding "
+                "(e.g. utf-8, cp1252, latin-1, utf-16)",
+            ) from None
         except pa.ArrowInvalid as exc:
             if self._first_bad_row is not None:
                 raise self._ragged_error() from None
@@ -296,7 +326,13 @@ class SourceReader:
                 hint=hint,
             ) from None
         finally:
-            self._raw.close() if self._raw is not sys.stdin.buffer else None
+            self._close()
+        if self._skipped_rows and self.quality.rows_read == 0:
+            raise InputError(
+                f"{self.path}: all {self._skipped_rows} data rows have a different number of "
+                f"fields than the header (source '{self.name}')",
+                hint="check the delimiter (delimiter: under the source) and the header rows",
+            )
         if self._skipped_rows:
             self.quality.rows_read += self._skipped_rows
             self.quality.rows_dropped["wrong number of fields"] += self._skipped_rows
@@ -309,6 +345,10 @@ class SourceReader:
             )
         self._check_scales()
         self._check_dates()
+
+    def _close(self) -> None:
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
 
     def _bad_row(self, row: Any) -> str:
         """pyarrow's callback for a row with too many or too few fields: skip it or stop."""
@@ -507,6 +547,7 @@ def to_numbers(
     import pandas as pd
 
     cleaned = text
+    thousands_given = thousands is not None
     if kind == "money":
         cleaned = cleaned.str.replace(MONEY_NOISE, "", regex=True)
         negative = cleaned.str.startswith("(") & cleaned.str.endswith(")")
@@ -517,6 +558,9 @@ def to_numbers(
     if decimal != ".":
         cleaned = cleaned.str.replace(decimal, ".", regex=False)
     numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    if kind == "money" and decimal == "." and not thousands_given:  # 1.5E+03 keeps its exponent
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64").fillna(numbers)
+    numbers = numbers.where(numbers.abs() != float("inf"))  # 1e309, inf: not a number
     if kind == "duration":
         parts = text.str.extract(CLOCK)
         clock = (
