@@ -1,0 +1,878 @@
+"""Real-world exports and bad input: a corpus of small messy-but-valid files, and fuzzing.
+
+Every file under tests/data/messy was written once (exact bytes: BOMs, cp1252, UTF-16, CR and
+CRLF line endings, trailing blank lines; `.gitattributes` there keeps git from normalising them)
+and is read here through a tiny config; each figure asserted was worked out by hand from the
+file's rows, in the comments. The hypothesis tests at the end feed random bytes and random CSV
+shapes through the command line: the only outcomes allowed are a report (exit 0) or one
+`error:` line (exit 1 or 2), never a traceback or an "internal error".
+
+Tests marked xfail(strict=True) document bugs found by this corpus; each reason names the bug.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gc
+import json
+import subprocess
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner, Result
+
+from cx_cli.analysis import run
+from cx_cli.cli import app
+from cx_cli.config import parse_config
+from cx_cli.errors import CxError, InputError
+from cx_cli.report import InputSummary, Report
+from cx_cli.report import Result as Row
+
+DATA = Path(__file__).parent / "data" / "messy"
+runner = CliRunner()
+
+SATISFACTION = {
+    "Very satisfied": 5,
+    "Satisfied": 4,
+    "Neither satisfied nor dissatisfied": 3,
+    "Dissatisfied": 2,
+    "Very dissatisfied": 1,
+}
+
+
+def document(name: str, kind: str, columns: dict[str, str], kpis: list[Any], **spec: Any) -> dict:
+    """A one-source config for a corpus file."""
+    source = {"kind": kind, "path": str(DATA / name), "columns": columns, **spec}
+    return {"version": 1, "sources": {"s": source}, "kpis": kpis}
+
+
+def report(
+    name: str,
+    kind: str,
+    columns: dict[str, str],
+    kpis: Sequence[Any] = ("nps",),
+    *,
+    period: str | None = None,
+    by: Sequence[str] | None = None,
+    **spec: Any,
+) -> Report:
+    return run(
+        parse_config(document(name, kind, columns, list(kpis), **spec)), period=period, by=by
+    )
+
+
+def pick(result: Report, kpi: str = "nps", period: str | None = None, **segment: str) -> Row:
+    """The one result row of a KPI for a period (None: overall) and segment."""
+    (row,) = [
+        r
+        for r in result.results
+        if r.kpi == kpi and r.period == period and dict(r.segment) == segment
+    ]
+    return row
+
+
+def values(result: Report, kpi: str = "nps") -> dict[str | None, tuple[float | None, int]]:
+    """(value, n) per period of a KPI's unsegmented rows, overall under None."""
+    return {r.period: (r.value, r.n) for r in result.results if r.kpi == kpi and not r.segment}
+
+
+def summary(result: Report) -> InputSummary:
+    (item,) = result.inputs
+    return item
+
+
+def approx(expected: dict[Any, tuple[float | None, int]]) -> dict[Any, Any]:
+    return {key: (pytest.approx(value), n) for key, (value, n) in expected.items()}
+
+
+# -- the corpus is what it claims to be, byte for byte ------------------------------------------
+
+BOM8 = codecs.BOM_UTF8
+BYTES: dict[str, tuple[bytes, Sequence[bytes], Sequence[bytes]]] = {
+    # name: (prefix, byte strings that must occur, byte strings that must not)
+    "same_utf8_bom.csv": (BOM8 + b"Submitted At,", [b"Z\xc3\xbcrich", b"\n"], [b"\r"]),
+    "same_utf8_crlf.csv": (b"Submitted At,", [b"\r\n", b"\xe2\x82\xac"], [BOM8]),
+    "same_cp1252_semicolon.csv": (b"Submitted At;", [b"Z\xfcrich", b"\x80", b"\r\n"], [b"\xc3"]),
+    "same_utf16_excel_unicode.txt": (b"\xff\xfeS\x00u\x00", [b"\t\x00", b"\r\x00\n\x00"], []),
+    "same_pipe.csv": (b"Submitted At|", [], [b"\r"]),
+    "same_tab.tsv": (b"Submitted At\t", [], [b"\r"]),
+    "same_cr_only.csv": (b"Submitted At,", [b"\r"], [b"\n"]),
+    "same_trailing_blank_lines.csv": (b"Submitted At,", [b"3,zu langsam\n\n\n\n"], [b"\r"]),
+    "same_excel_empty_rows.csv": (b"Submitted At;", [b"langsam\r\n;;;\r\n;;;\r\n"], []),
+    "qualtrics.csv": (BOM8 + b"StartDate,", [b"ImportId", b"colleague?\n0 ="], []),
+    "orders_eur.csv": (b"Bestellnummer;", [b"1.234,50 \x80"], []),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BYTES))
+def test_corpus_files_have_their_exact_bytes(name: str) -> None:
+    raw = (DATA / name).read_bytes()
+    prefix, present, absent = BYTES[name]
+    assert raw.startswith(prefix)
+    assert all(part in raw for part in present)
+    assert not any(part in raw for part in absent)
+
+
+USED = {  # every corpus file, each read by a test below
+    "same_utf8_bom.csv",
+    "same_utf8_crlf.csv",
+    "same_cp1252_semicolon.csv",
+    "same_utf16_excel_unicode.txt",
+    "same_pipe.csv",
+    "same_tab.tsv",
+    "same_cr_only.csv",
+    "same_trailing_blank_lines.csv",
+    "same_excel_empty_rows.csv",
+    "semicolon_comma_header.csv",
+    "quoted_fields.csv",
+    "qualtrics.csv",
+    "surveymonkey.csv",
+    "units_row.csv",
+    "orders_usd.csv",
+    "orders_eur.csv",
+    "tickets_durations.csv",
+    "dates_offsets.csv",
+    "dates_slashed.csv",
+    "dates_excel_serial.csv",
+    "dates_iso_and_serial.csv",
+    "duplicates.csv",
+}
+
+
+def test_every_corpus_file_is_read_by_a_test_and_commit_sized() -> None:
+    files = [p for p in DATA.iterdir() if p.suffix in (".csv", ".txt", ".tsv")]
+    assert {p.name for p in files} == USED
+    assert all(p.stat().st_size < 2048 for p in files)
+
+
+# -- the same four answers in every dress: encodings, delimiters, line endings -----------------
+
+SAME = {"submitted_at": "Submitted At", "nps": "NPS"}
+# The rows of every same_* file (Note column unmapped; it holds €, – and „“ for the encodings):
+#   2024-01-05 09:00  Zürich  10  promoter
+#   2024-01-06 10:30  Zürich   9  promoter
+#   2024-02-07 11:45  Köln     7  passive
+#   2024-02-08 12:15  Köln     3  detractor
+# overall 100 × (2 − 1) / 4 = +25; Zürich (both January) +100 of 2; Köln (both February) −50 of 2.
+SAME_BY_PERIOD = {None: (25.0, 4), "2024-01": (100.0, 2), "2024-02": (-50.0, 2)}
+SAME_BY_REGION = {"Zürich": (100.0, 2), "Köln": (-50.0, 2)}
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "delimiter"),
+    [
+        ("same_utf8_bom.csv", "utf-8", ","),
+        ("same_utf8_crlf.csv", "utf-8", ","),
+        ("same_cp1252_semicolon.csv", "cp1252", ";"),
+        ("same_utf16_excel_unicode.txt", "utf-16", "\t"),
+        ("same_pipe.csv", "utf-8", "|"),
+        ("same_tab.tsv", "utf-8", "\t"),
+        ("same_trailing_blank_lines.csv", "utf-8", ","),
+        ("same_cr_only.csv", "utf-8", ","),
+    ],
+)
+def test_same_answers_in_every_encoding_delimiter_and_line_ending(
+    name: str, encoding: str, delimiter: str
+) -> None:
+    result = report(name, "responses", SAME, period="month", segments={"region": "Region"})
+    assert values(result) == approx(SAME_BY_PERIOD)
+    assert pick(result).detail == {"promoters": 2, "passives": 1, "detractors": 1}
+    by_region = report(name, "responses", SAME, by=["region"], segments={"region": "Region"})
+    for region, (value, n) in SAME_BY_REGION.items():  # decoded labels: ü and ö intact
+        row = pick(by_region, region=region)
+        assert (row.value, row.n) == (pytest.approx(value), n)
+    item = summary(result)
+    # detected, not configured; the BOM is not part of the first column's name; blank lines
+    # at the end are no rows
+    assert (item.encoding, item.encoding_detected, item.delimiter) == (encoding, True, delimiter)
+    assert (item.rows_read, item.rows_used, dict(item.rows_dropped)) == (4, 4, {})
+
+
+def test_excel_rows_of_empty_cells_at_the_end_are_read_and_dropped_as_undated() -> None:
+    # same four answers, then two rows ";;;" that Excel writes for a used range past the data:
+    # they are rows (read 6) without a date, so dropped as "submitted_at blank" (used 4)
+    result = report("same_excel_empty_rows.csv", "responses", SAME, period="month")
+    assert values(result) == approx(SAME_BY_PERIOD)
+    item = summary(result)
+    assert (item.rows_read, item.rows_used) == (6, 4)
+    assert dict(item.rows_dropped) == {"submitted_at blank": 2}
+    assert item.delimiter == ";"
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding"),
+    [
+        ("same_utf8_bom.csv", "utf-8"),
+        ("same_utf8_bom.csv", "UTF8"),
+        ("same_utf8_bom.csv", "utf-8-sig"),
+        ("same_cp1252_semicolon.csv", "cp1252"),
+        ("same_cp1252_semicolon.csv", "windows-1252"),
+        ("same_utf16_excel_unicode.txt", "utf-16"),
+        ("same_utf16_excel_unicode.txt", "utf-16-le"),
+    ],
+)
+def test_configured_encoding_reads_the_same_answers(name: str, encoding: str) -> None:
+    result = report(name, "responses", SAME, period="month", encoding=encoding)
+    assert values(result) == approx(SAME_BY_PERIOD)
+    assert not summary(result).encoding_detected
+
+
+# -- delimiters ---------------------------------------------------------------------------------
+
+COMMA_HEADER = {
+    "submitted_at": "When",
+    "nps": "How likely, from 0 to 10, would you recommend us, honestly?",
+}
+
+
+def test_configured_delimiter_beats_a_header_full_of_commas() -> None:
+    # semicolon file whose question header holds 3 commas (and the line only 2 semicolons);
+    # answers 10, 6, 9: promoters 2, detractors 1 of 3 -> 100 × (2 − 1) / 3 = +33.3
+    result = report("semicolon_comma_header.csv", "responses", COMMA_HEADER, delimiter=";")
+    assert values(result) == approx({None: (100 / 3, 3)})
+    assert (summary(result).delimiter, summary(result).rows_read) == (";", 3)
+
+
+def test_sniffed_delimiter_on_a_header_full_of_commas_is_right_or_named() -> None:
+    try:
+        result = report("semicolon_comma_header.csv", "responses", COMMA_HEADER)
+    except CxError as exc:
+        assert "delimiter" in exc.message + (exc.hint or "")
+    else:
+        assert summary(result).delimiter == ";"
+        assert values(result) == approx({None: (100 / 3, 3)})
+
+
+# -- quoting ------------------------------------------------------------------------------------
+
+
+def test_quoted_commas_quotes_and_newlines_stay_inside_their_field() -> None:
+    # five rows (CRLF), comments with ',', doubled quotes, an LF and a CRLF inside quotes:
+    #   r1 04-01 10 P, r2 04-01 9 P, r3 04-02 6 D, r4 04-02 0 D, r5 04-03 10 P
+    # overall 100 × (3 − 2) / 5 = +20; 04-01 +100 of 2; 04-02 −100 of 2; 04-03 +100 of 1
+    columns = {
+        "response_id": "Response ID",
+        "submitted_at": "Submitted At",
+        "comment": "Comment",
+        "nps": "NPS",
+    }
+    result = report("quoted_fields.csv", "responses", columns, period="day")
+    assert values(result) == approx(
+        {
+            None: (20.0, 5),
+            "2024-04-01": (100.0, 2),
+            "2024-04-02": (-100.0, 2),
+            "2024-04-03": (100.0, 1),
+        }
+    )
+    item = summary(result)
+    assert (item.rows_read, item.rows_used) == (5, 5)  # no line inside a quote became a row
+    assert item.fields["nps"] == {"valid": 5}
+
+
+# -- survey tools' exports: extra header rows, text answers ------------------------------------
+
+QUALTRICS = {
+    "submitted_at": "EndDate",
+    "response_id": "ResponseId",
+    "nps": "Q1_NPS_GROUP",
+    "csat": "Q2",
+}
+# qualtrics.csv (UTF-8 BOM, CRLF): ids row, question-text row (one question spans two lines
+# inside quotes), ImportId JSON row, then six answers in March 2024:
+#   R_1aB "10 - Extremely likely" P  Very satisfied 5
+#   R_2cD "9"                      P  Satisfied 4
+#   R_3eF "0 - Not at all likely"  D  Very dissatisfied 1
+#   R_4gH "7"                      -  Neither ... 3
+#   R_5iJ ""  (blank: not in n)       Satisfied 4
+#   R_6kL "10 - Extremely likely"  P  Very satisfied 5
+# NPS 100 × (3 − 1) / 5 = +40; CSAT top-2-box 4 of 6 answers are 4 or 5 -> 66.7 %.
+
+
+@pytest.mark.parametrize("reading", [{"preset": "qualtrics"}, {"header_rows": 3}])
+def test_qualtrics_export_three_header_rows_text_answers(reading: dict[str, Any]) -> None:
+    result = report(
+        "qualtrics.csv",
+        "responses",
+        QUALTRICS,
+        ["nps", "csat"],
+        period="month",
+        values={"csat": SATISFACTION},
+        **reading,
+    )
+    assert values(result, "nps") == approx({None: (40.0, 5), "2024-03": (40.0, 5)})
+    assert pick(result, "nps").detail == {"promoters": 3, "passives": 1, "detractors": 1}
+    assert values(result, "csat") == approx({None: (400 / 6, 6), "2024-03": (400 / 6, 6)})
+    item = summary(result)
+    assert (item.header_rows, item.rows_read, item.rows_used) == (3, 6, 6)
+    assert item.fields["nps"] == {"blank": 1, "valid": 5}  # "10 - Extremely likely" is valid
+    assert item.fields["csat"] == {"valid": 6}
+
+
+SURVEYMONKEY = {
+    "response_id": "Respondent ID",
+    "submitted_at": "End Date",
+    "nps": "How likely is it that you would recommend this company to a friend or colleague?",
+    "csat": "How satisfied are you with our support?",
+}
+
+
+def test_surveymonkey_export_two_header_rows_month_first_12_hour_dates() -> None:
+    # End Date, month first, 12-hour clock:
+    #   03/02/2024 10:15:01 AM -> 2024-03-02   9 P  Very satisfied 5
+    #   03/31/2024 11:59:59 PM -> 2024-03-31  10 P  Satisfied 4
+    #   04/01/2024 12:00:01 AM -> 2024-04-01 00:00:01 (12 AM is midnight)  2 D  Dissatisfied 2
+    # NPS overall 100 × (2 − 1) / 3 = +33.3; March +100 of 2; April −100 of 1
+    # CSAT top-2-box overall 2/3 = 66.7; March 100; April 0
+    result = report(
+        "surveymonkey.csv",
+        "responses",
+        SURVEYMONKEY,
+        ["nps", "csat"],
+        period="month",
+        preset="surveymonkey",
+        date_format="%m/%d/%Y %I:%M:%S %p",
+        values={"csat": SATISFACTION},
+    )
+    assert values(result, "nps") == approx(
+        {None: (100 / 3, 3), "2024-03": (100.0, 2), "2024-04": (-100.0, 1)}
+    )
+    assert values(result, "csat") == approx(
+        {None: (200 / 3, 3), "2024-03": (100.0, 2), "2024-04": (0.0, 1)}
+    )
+    item = summary(result)
+    assert (item.header_rows, item.rows_read, item.rows_used) == (2, 3, 3)
+
+
+def test_header_rows_skips_a_units_row() -> None:
+    # header "date,csat", a units row "(ISO 8601),(1-5)", answers 5, 4, 2:
+    # top-2-box 2 of 3 = 66.7 %; the units row is neither read nor dropped
+    result = report(
+        "units_row.csv",
+        "responses",
+        {"submitted_at": "date", "csat": "csat"},
+        ["csat"],
+        header_rows=2,
+    )
+    assert values(result, "csat") == approx({None: (200 / 3, 3)})
+    item = summary(result)
+    assert (item.header_rows, item.rows_read, dict(item.rows_dropped)) == (2, 3, {})
+
+
+# -- money and durations ------------------------------------------------------------------------
+
+ORDERS = {"order_id": "Order ID", "ordered_at": "Order Date", "amount": "Total"}
+
+
+def test_us_money_symbols_thousands_accounting_negatives_and_refunds() -> None:
+    # "$1,234.50" = 1234.50; "(12.00)" = −12.00; "-20.00" (a refund, kept) = −20.00;
+    # "$45.50" = 45.50. Revenue 1234.50 − 12 − 20 + 45.50 = 1248.00 over 4 orders: AOV 312.00
+    result = report("orders_usd.csv", "orders", ORDERS, ["aov"], period="month")
+    assert values(result, "aov") == approx({None: (312.0, 4), "2024-07": (312.0, 4)})
+    detail = pick(result, "aov").detail
+    assert (detail["orders"], detail["revenue"]) == (4, pytest.approx(1248.0))
+    assert summary(result).fields["amount"] == {"valid": 4}
+
+
+def test_european_money_decimal_comma_in_a_cp1252_semicolon_file() -> None:
+    # decimal: "," (thousands then "."): "1.234,50 €" = 1234.50 (€ is byte 0x80, so the file
+    # is detected as cp1252); "12,00 EUR" = 12.00; "-46,50 EUR" (refund) = −46.50.
+    # Revenue 1200.00 over 3 orders: AOV 400.00
+    columns = {"order_id": "Bestellnummer", "ordered_at": "Datum", "amount": "Betrag"}
+    result = report("orders_eur.csv", "orders", columns, ["aov"], decimal=",")
+    assert values(result, "aov") == approx({None: (400.0, 3)})
+    assert pick(result, "aov").detail["revenue"] == pytest.approx(1200.0)
+    item = summary(result)
+    assert (item.encoding, item.delimiter) == ("cp1252", ";")
+
+
+def test_handle_time_as_seconds_and_clock_times() -> None:
+    # "300" = 300 s; "00:05:30" = 330 s; "1:02:03" = 3723 s; "04:30" (MM:SS) = 270 s
+    # mean (300 + 330 + 3723 + 270) / 4 = 4623 / 4 = 1155.75 s; median (300 + 330) / 2 = 315
+    # 2024-08-01: (300 + 330) / 2 = 315; 2024-08-02: (3723 + 270) / 2 = 1996.5
+    columns = {"ticket_id": "Ticket", "created_at": "Created", "handle_seconds": "Handle Time"}
+    result = report("tickets_durations.csv", "tickets", columns, ["aht"], period="day")
+    assert values(result, "aht") == approx(
+        {None: (1155.75, 4), "2024-08-01": (315.0, 2), "2024-08-02": (1996.5, 2)}
+    )
+    assert pick(result, "aht").detail["median"] == pytest.approx(315.0)
+    assert pick(result, "aht").unit == "seconds"
+
+
+# -- dates --------------------------------------------------------------------------------------
+
+OFFSETS = {"submitted_at": "Submitted", "nps": "NPS"}
+# dates_offsets.csv, as UTC and as Europe/Berlin (CET +1; CEST +2 from 2024-03-31 01:00 UTC):
+#   2024-01-15T10:00:00+01:00  10 P  UTC 01-15 09:00 Jan | Berlin 01-15 10:00 Jan
+#   2024-01-31T23:30:00Z        9 P  UTC 01-31 23:30 Jan | Berlin 02-01 00:30 Feb
+#   2024-01-31T20:00:00-05:00   3 D  UTC 02-01 01:00 Feb | Berlin 02-01 02:00 Feb
+#   2024-02-15T12:00:00+0100   10 P  UTC 02-15 11:00 Feb | Berlin 02-15 12:00 Feb
+#   2024-03-31T22:30:00+00:00   8 -  UTC 03-31 22:30 Mar | Berlin 04-01 00:30 Apr (CEST)
+#   2024-03-31 23:30:00 naive   0 D  kept as given: Mar in both
+#   2024-03-31T00:30:00.000Z    6 D  UTC 03-31 00:30 Mar | Berlin 03-31 01:30 Mar (still CET)
+# overall P 3, D 3 of 7 -> 0 either way.
+# UTC:    Jan 10, 9 -> +100 of 2; Feb 3, 10 -> 0 of 2; Mar 8, 0, 6 -> 100 × (0 − 2) / 3
+# Berlin: Jan 10 -> +100 of 1; Feb 9, 3, 10 -> +33.3 of 3; Mar 0, 6 -> −100 of 2; Apr 8 -> 0
+
+
+def test_mixed_utc_offsets_land_in_utc_months_by_default() -> None:
+    result = report("dates_offsets.csv", "responses", OFFSETS, period="month")
+    assert values(result) == approx(
+        {None: (0.0, 7), "2024-01": (100.0, 2), "2024-02": (0.0, 2), "2024-03": (-200 / 3, 3)}
+    )
+    assert summary(result).fields["submitted_at"] == {"valid": 7}
+
+
+def test_mixed_utc_offsets_normalised_to_berlin_move_late_evenings_into_the_next_month() -> None:
+    result = report(
+        "dates_offsets.csv", "responses", OFFSETS, period="month", timezone="Europe/Berlin"
+    )
+    assert values(result) == approx(
+        {
+            None: (0.0, 7),
+            "2024-01": (100.0, 1),
+            "2024-02": (100 / 3, 3),
+            "2024-03": (-100.0, 2),
+            "2024-04": (0.0, 1),
+        }
+    )
+
+
+SLASHED = {"submitted_at": "Date", "nps": "NPS"}
+# dates_slashed.csv: 03/02/2024 10 P, 04/02/2024 9 P, 02/03/2024 0 D; overall +33.3 of 3
+
+
+def test_day_first_date_format() -> None:
+    # 3 Feb, 4 Feb, 2 Mar: February +100 of 2, March −100 of 1
+    result = report(
+        "dates_slashed.csv", "responses", SLASHED, period="month", date_format="%d/%m/%Y"
+    )
+    assert values(result) == approx(
+        {None: (100 / 3, 3), "2024-02": (100.0, 2), "2024-03": (-100.0, 1)}
+    )
+
+
+def test_month_first_date_format() -> None:
+    # 2 Mar, 2 Apr, 3 Feb: February −100 of 1, March +100 of 1, April +100 of 1
+    result = report(
+        "dates_slashed.csv", "responses", SLASHED, period="month", date_format="%m/%d/%Y"
+    )
+    assert values(result) == approx(
+        {None: (100 / 3, 3), "2024-02": (-100.0, 1), "2024-03": (100.0, 1), "2024-04": (100.0, 1)}
+    )
+
+
+def test_slashed_dates_without_a_format_stop_the_run_naming_the_column() -> None:
+    with pytest.raises(InputError) as caught:
+        report("dates_slashed.csv", "responses", SLASHED)
+    assert "'Date'" in caught.value.message and "03/02/2024" in caught.value.message
+    assert "date_format" in (caught.value.hint or "")
+
+
+EXCEL = {"submitted_at": "Day", "nps": "NPS"}
+
+
+@pytest.mark.parametrize("date_format", ["excel", None])
+def test_excel_serial_day_numbers(date_format: str | None) -> None:
+    # serial days from 1899-12-30: 45292 = 2024-01-01 (10 P); 45322.5 = 2024-01-31 12:00 (9 P);
+    # 45323 = 2024-02-01 (8 passive); 45351.99999 = 2024-02-29 23:59:59.1, rounded to the
+    # second, still 29 Feb (2 D). Jan +100 of 2; Feb (0 − 1) / 2 = −50; overall +25 of 4.
+    # Without date_format the serials are recognised among (here: instead of) ISO dates.
+    spec = {"date_format": date_format} if date_format else {}
+    result = report("dates_excel_serial.csv", "responses", EXCEL, period="day", **spec)
+    assert values(result) == approx(
+        {
+            None: (25.0, 4),
+            "2024-01-01": (100.0, 1),
+            "2024-01-31": (100.0, 1),
+            "2024-02-01": (0.0, 1),
+            "2024-02-29": (-100.0, 1),
+        }
+    )
+
+
+def test_excel_serials_among_iso_dates_are_recognised() -> None:
+    # 2024-01-10 (10 P); 45323 = 2024-02-01 (0 D); 2024-02-20 08:00 (10 P)
+    # Jan +100 of 1; Feb (1 − 1) / 2 = 0; overall 100 × (2 − 1) / 3 = +33.3
+    result = report("dates_iso_and_serial.csv", "responses", EXCEL, period="month")
+    assert values(result) == approx(
+        {None: (100 / 3, 3), "2024-01": (100.0, 1), "2024-02": (0.0, 2)}
+    )
+    assert summary(result).rows_used == 3
+
+
+# -- duplicates ---------------------------------------------------------------------------------
+
+
+def test_duplicate_rows_removed_by_dedupe_and_counted() -> None:
+    # R1 10, R2 9, R2 9 (repeat), R3 0, R1 10 (repeat), "" 6 (no id: never a duplicate)
+    # kept 10, 9, 0, 6: 100 × (2 − 2) / 4 = 0; read 6, used 4, 2 dropped as duplicates
+    columns = {"response_id": "Response ID", "submitted_at": "Submitted At", "nps": "NPS"}
+    result = report("duplicates.csv", "responses", columns, dedupe="response_id")
+    assert values(result) == approx({None: (0.0, 4)})
+    item = summary(result)
+    assert (item.rows_read, item.rows_used) == (6, 4)
+    assert dict(item.rows_dropped) == {"duplicate response_id": 2}
+    # without dedupe every row counts: 10, 9, 9, 0, 10, 6 -> 100 × (4 − 2) / 6 = +33.3
+    assert values(report("duplicates.csv", "responses", columns)) == approx({None: (100 / 3, 6)})
+
+
+# -- the same through the command line ----------------------------------------------------------
+
+
+def write_config(folder: Path, source: dict[str, Any], kpis: Sequence[Any] = ("nps",)) -> Path:
+    path = folder / "cxkpi.yaml"
+    body = {"version": 1, "sources": {"s": source}, "kpis": list(kpis)}
+    path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_cli_reads_excel_unicode_text_through_input_override(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "kind": "responses",
+            "path": "elsewhere.csv",
+            "columns": SAME,
+            "segments": {"r": "Region"},
+        },
+    )
+    result = runner.invoke(
+        app,
+        [
+            *("report", "-c", str(config), "-f", "json", "--period", "month", "--by", "r"),
+            *("--input", f"s={DATA / 'same_utf16_excel_unicode.txt'}"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    (item,) = body["inputs"]
+    assert (item["encoding"], item["delimiter"], item["rows_read"]) == ("utf-16", "\t", 4)
+    figures = {(r["period"], r["segment"].get("r")): (r["value"], r["n"]) for r in body["results"]}
+    assert figures[(None, None)] == (pytest.approx(25.0), 4)
+    assert figures[("2024-01", "Zürich")] == (pytest.approx(100.0), 2)
+    assert figures[("2024-02", "Köln")] == (pytest.approx(-50.0), 2)
+
+
+# -- bugs found by the fuzz tests below and by probing the reader's edges ----------------------
+
+WHEN_NPS = {"submitted_at": "When", "nps": "NPS"}
+
+
+def test_truncated_utf16_file_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.txt"
+    path.write_bytes((DATA / "same_utf16_excel_unicode.txt").read_bytes() + b"\x00")
+    with pytest.raises(InputError):
+        run(parse_config(document(str(path), "responses", SAME, ["nps"])))
+
+
+def test_byte_undefined_in_configured_cp1252_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"When,NPS,Note\r\n2024-01-01,10,caf\xe9 \x81\r\n")
+    with pytest.raises(InputError):
+        run(parse_config(document(str(path), "responses", WHEN_NPS, ["nps"], encoding="cp1252")))
+
+
+def test_a_missing_column_error_closes_the_input_file(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_bytes(b"When,Score\n2024-01-01,10\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InputError):
+            run(parse_config(document(str(path), "responses", WHEN_NPS, ["nps"])))
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+NOT_UTF8_RAGGED = b"When;NPS\n2024-01-01;10\n2024-01-02;9;caf\xe9\n"  # cp1252 é, one extra field
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a ragged row whose bytes are not UTF-8 (here encoding: utf-8 on a cp1252 "
+    "file) never reaches SourceReader._bad_row: pyarrow cannot decode the row text for the "
+    "callback, so Python prints 'Exception ignored in: <bound method SourceReader._bad_row "
+    "...> Traceback ... UnicodeDecodeError' on stderr and bad_rows: skip does not skip: the "
+    "run stops with exit 1 'cannot parse the CSV ... Expected 2 columns, got 3'",
+)
+def test_bad_rows_skip_skips_a_ragged_row_that_is_not_utf8(tmp_path: Path) -> None:
+    # expected: the ragged row skipped and counted, the other row read: NPS +100 of 1
+    (tmp_path / "export.csv").write_bytes(NOT_UTF8_RAGGED)
+    source = {"kind": "responses", "path": "export.csv", "columns": WHEN_NPS}
+    config = write_config(tmp_path, {**source, "encoding": "utf-8", "bad_rows": "skip"})
+    done = subprocess.run(
+        [sys.executable, "-m", "cx_cli", "report", "-c", str(config), "-f", "json"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["inputs"][0]["rows_dropped"] == {"wrong number of fields": 1}
+    assert (body["results"][0]["value"], body["results"][0]["n"]) == (100.0, 1)
+
+
+TICKETS = {"ticket_id": "Ticket", "created_at": "Created", "handle_seconds": "Handle Time"}
+
+
+def test_non_finite_handle_time_is_not_a_number(tmp_path: Path) -> None:
+    # T1 300 s; T2 "1e309" left out: AHT 300 s over n = 1
+    path = tmp_path / "tickets.csv"
+    path.write_bytes(b"Ticket,Created,Handle Time\nT1,2024-08-01,300\nT2,2024-08-01,1e309\n")
+    source = {"kind": "tickets", "path": str(path), "columns": TICKETS}
+    table = runner.invoke(app, ["report", "-c", str(write_config(tmp_path, source, ["aht"]))])
+    assert table.exit_code == 0, table.stderr
+    result = run(parse_config(document(str(path), "tickets", TICKETS, ["aht"])))
+    assert (pick(result, "aht").value, pick(result, "aht").n) == (300.0, 1)
+    assert summary(result).fields["handle_seconds"] == {"not a number": 1, "valid": 1}
+
+
+def test_money_in_scientific_notation_is_not_misread(tmp_path: Path) -> None:
+    # "1e3" = 1000 and "20": AOV 510 over 2 orders; or "1e3" left out: AOV 20 over 1
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"Order ID,Order Date,Total\nA1,2024-07-01,1e3\nA2,2024-07-02,20\n")
+    result = run(parse_config(document(str(path), "orders", ORDERS, ["aov"])))
+    row = pick(result, "aov")
+    assert (row.value, row.n) in [(pytest.approx(510.0), 2), (pytest.approx(20.0), 1)]
+
+
+RAGGED_ONLY = b"Order,Date,Amount\nA1,2024-01-01,10,extra\nA2,2024-01-02,20,extra\n"
+
+
+def test_every_row_skipped_orders_report_or_error(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(RAGGED_ONLY)
+    columns = {"order_id": "Order", "ordered_at": "Date", "amount": "Amount"}
+    doc = document(str(path), "orders", columns, ["aov"], bad_rows="skip")
+    try:
+        result = run(parse_config(doc))
+    except CxError:
+        return  # an error saying no row was usable is fine too
+    assert (pick(result, "aov").value, pick(result, "aov").n) == (None, 0)
+
+
+def test_every_row_skipped_responses_still_has_the_overall_row(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(b"When,NPS\n2024-01-01,10,extra\n2024-01-02,9,extra\n")
+    doc = document(str(path), "responses", WHEN_NPS, ["nps"], bad_rows="skip")
+    try:
+        result = run(parse_config(doc))
+    except CxError:
+        return  # an error saying no row was usable is fine too
+    assert dict(summary(result).rows_dropped) == {"wrong number of fields": 2}
+    assert [(r.value, r.n) for r in result.results if r.period is None] == [(None, 0)]
+
+
+# -- fuzzing: random bytes and random CSV shapes through the command line -----------------------
+
+# Known bugs, each covered by an xfail test above: an example that hits one is set aside, so
+# these tests keep guarding everything else. Remove an entry when its bug is fixed.
+KNOWN_BUGS = (
+    # (signature on stderr or in an exception Python could only print, source option the bug
+    # needs or None, the xfail test covering it)
+    ("SourceReader._bad_row", None, "test_bad_rows_skip_skips_a_ragged_row_that_is_not_utf8"),
+)
+
+
+def known_bug(texts: Sequence[str], source: dict[str, Any]) -> bool:
+    return any(
+        sign in text and (option is None or option in source)
+        for sign, option, _ in KNOWN_BUGS
+        for text in texts
+    )
+
+
+fuzz = settings(max_examples=40, deadline=None)
+
+
+def invoke(
+    folder: Path, data: bytes, source: dict[str, Any], kpis: Sequence[Any], *args: str
+) -> tuple[Result, list[str]]:
+    """Run `cxkpi report` on data; also return the exceptions Python could only print (a
+    failing callback or __del__: "Exception ignored in ... Traceback" on a real stderr)."""
+    path = folder / "export.csv"
+    path.write_bytes(data)
+    config = write_config(folder, {**source, "path": str(path)}, kpis)
+    ignored: list[str] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: ignored.append(
+        f"{type(u.exc_value).__name__}: {u.exc_value} in {u.object!r:.60}"
+    )
+    try:
+        return runner.invoke(app, ["report", "-c", str(config), *args]), ignored
+    finally:
+        sys.unraisablehook = hook
+
+
+def no_nan(name: str) -> None:
+    raise AssertionError(f"{name} in JSON output")
+
+
+def assert_report_or_error(
+    outcome: tuple[Result, list[str]], fmt: str, source: dict[str, Any]
+) -> None:
+    """Exit 0 with a report (JSON: strict, an overall row per KPI), or exit 1/2 with an
+    `error:` line; never a crash."""
+    result, ignored = outcome
+    event(f"exit {result.exit_code}")  # pytest --hypothesis-show-statistics shows the mix
+    internal = result.exit_code == 70 or "internal error" in result.stderr
+    assume(not (internal and known_bug([result.stderr], source)))
+    assume(not known_bug(ignored, source))
+    assert not ignored, ignored
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert result.exit_code in (0, 1, 2), result.output
+    if result.exit_code == 0:
+        assert result.stdout.strip()
+        if fmt == "json":
+            body = json.loads(result.stdout, parse_constant=no_nan)
+            (item,) = body["inputs"]
+            # known bug (test_every_row_skipped_responses_...): no rows left, no overall row
+            assume(not (source.get("bad_rows") and item["rows_used"] == 0))
+            overall = {r["label"] for r in body["results"] if r["period"] is None}
+            assert overall == {d["label"] for d in body["definitions"]}
+    else:
+        assert result.stdout == ""
+        assert any(line.startswith("error: ") for line in result.stderr.splitlines())
+
+
+HEADS = [
+    b"",
+    b"When,NPS\n",
+    b"When;NPS\r\n",
+    BOM8 + b"When|NPS\n",
+    "When\tNPS\r\n".encode("utf-16"),
+]
+FORMATS = st.sampled_from(["json", "table", "csv", "markdown"])
+
+
+@fuzz
+@given(head=st.sampled_from(HEADS), body=st.binary(max_size=400), fmt=FORMATS)
+def test_random_bytes_give_a_report_or_an_error(
+    tmp_path_factory: pytest.TempPathFactory, head: bytes, body: bytes, fmt: str
+) -> None:
+    source = {"kind": "responses", "columns": WHEN_NPS}
+    folder = tmp_path_factory.mktemp("bytes")
+    outcome = invoke(folder, head + body, source, ["nps"], "-f", fmt, "--period", "month")
+    assert_report_or_error(outcome, fmt, source)
+
+
+TOKENS = [
+    *"ab1 9,;|\t\"'\n\r\x00é€–\ufeff-:/.()$\\",
+    "10",
+    "2024-01-05",
+    "45292",
+    "10 - Extremely likely",
+    "1.234,50 €",
+    "01:02:03",
+    "NA",
+]
+noise = st.lists(st.sampled_from(TOKENS), max_size=4).map("".join) | st.text(max_size=5)
+POOLS = {
+    # column type: plausible cells of that type, messy but mostly valid
+    "date": [
+        *("2024-01-05", "2024-01-31T23:30:00Z", "2024-03-31T22:30:00+02:00", "2024-02-29 23:59"),
+        *("45292", "45322.5", "03/02/2024", "", "NA"),
+    ],
+    "score": [*map(str, range(11)), "10 - Extremely likely", "Very satisfied", "", "n/a", "11"],
+    "money": ["$1,234.50", "(12.00)", "-20.00", "1.234,50 €", "12,00 EUR", "0", "45.5", ""],
+    "duration": ["300", "00:05:30", "1:02:03", "04:30", "0", "-5", "", "n/a"],
+    "id": ["A1", "A2", "A3", " A1", ""],
+    "text": ["email", "chat", "NA", "", "Zürich", "=1+1", "-x"],
+}
+FIELD_TYPES = {
+    **dict.fromkeys(["submitted_at", "ordered_at", "created_at"], "date"),
+    **dict.fromkeys(["nps", "csat"], "score"),
+    **dict.fromkeys(["response_id", "customer_id", "order_id", "ticket_id"], "id"),
+    "amount": "money",
+    "handle_seconds": "duration",
+}
+KINDS = {
+    # kind: (fields always mapped, fields sometimes mapped, KPI lists that fit them)
+    "responses": (
+        ("nps", "csat"),
+        ("submitted_at", "response_id", "customer_id"),
+        (["nps"], ["csat"], ["nps", "csat"], [{"kpi": "csat", "variant": "mean"}]),
+    ),
+    "orders": (
+        ("order_id", "amount", "customer_id"),
+        ("ordered_at",),
+        (["aov"], ["repeat_rate"], ["aov", "repeat_rate"]),
+    ),
+    "tickets": (("handle_seconds",), ("ticket_id", "created_at"), (["aht"],)),
+}
+READING = {
+    "encoding": st.sampled_from(["utf-8", "cp1252", "utf-16", "latin-1"]),
+    "delimiter": st.sampled_from([",", ";", "\t", "|"]),
+    "header_rows": st.integers(1, 3),
+    "decimal": st.just(","),
+    "bad_rows": st.just("skip"),
+    "timezone": st.just("Europe/Berlin"),
+    "date_format": st.sampled_from(["excel", "%d/%m/%Y"]),
+    "preset": st.sampled_from(["qualtrics", "surveymonkey"]),
+    "values": st.just({"csat": SATISFACTION}),
+}
+
+
+def typed(kind: str) -> st.SearchStrategy[str]:
+    """A cell of a column type: nine times in ten from its pool, else noise."""
+    return st.tuples(st.integers(0, 9), st.sampled_from(POOLS[kind]), noise).map(
+        lambda t: t[2] if t[0] == 0 else t[1]
+    )
+
+
+@fuzz
+@given(data=st.data())
+def test_random_csv_shapes_give_a_report_or_an_error(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    types = data.draw(st.lists(st.sampled_from(sorted(POOLS)), min_size=1, max_size=5), "types")
+    names = noise | st.sampled_from(["When", "NPS", "Order ID", "Region"])
+    header = data.draw(st.lists(names, min_size=len(types), max_size=len(types)), "header")
+    row = st.tuples(*map(typed, types)).map(list)
+    shift = st.sampled_from([0] * 8 + [-1, 1])  # mostly as wide as the header, or ragged
+    rows = data.draw(st.lists(st.tuples(row, shift, noise), max_size=8), "rows")
+    cells = [r[: len(r) - 1] if k < 0 else [*r, extra] if k else r for r, k, extra in rows]
+    delimiter = data.draw(st.sampled_from([",", ";", "\t", "|"]), "delimiter")
+    newline = data.draw(st.sampled_from(["\n", "\r\n", "\r"]), "newline")
+    quoted = data.draw(st.booleans(), "quote every cell")
+
+    def line(values: list[str]) -> str:
+        return delimiter.join('"' + v.replace('"', '""') + '"' if quoted else v for v in values)
+
+    text = newline.join(map(line, [header, *cells])) + newline * data.draw(st.integers(0, 3))
+    encoding = data.draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "utf-16"]), "encoding")
+    kind = data.draw(st.sampled_from(sorted(KINDS)), "kind")
+    always, sometimes, kpi_lists = KINDS[kind]
+    columns = {}
+    for name in [*always, *(f for f in sometimes if data.draw(st.booleans(), f"map {f}"))]:
+        fitting = [h for h, t in zip(header, types, strict=True) if t == FIELD_TYPES[name]]
+        columns[name] = data.draw(st.sampled_from(fitting or header), name)
+    source: dict[str, Any] = {"kind": kind, "columns": columns}
+    reading = st.just({}) | st.fixed_dictionaries({}, optional=READING)
+    source.update(data.draw(reading, "reading options"))
+    if "csat" not in columns:
+        source.pop("values", None)
+    if "response_id" in columns and data.draw(st.booleans(), "dedupe"):
+        source["dedupe"] = "response_id"
+    args = ["-f", data.draw(FORMATS, "format")]
+    if data.draw(st.booleans(), "by"):
+        source["segments"] = {"seg": data.draw(st.sampled_from(header), "segment")}
+        args += ["--by", "seg"]
+    if {"submitted_at", "ordered_at", "created_at"} & set(columns) and data.draw(st.booleans()):
+        args += ["--period", data.draw(st.sampled_from(["day", "week", "month"]), "period")]
+    folder = tmp_path_factory.mktemp("shapes")
+    raw = text.encode(encoding, errors="replace")
+    outcome = invoke(folder, raw, source, data.draw(st.sampled_from(kpi_lists), "kpis"), *args)
+    assert_report_or_error(outcome, args[1], source)
