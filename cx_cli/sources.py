@@ -142,7 +142,10 @@ def sniff_delimiter(text: str) -> str:
     (quotes respected); comma when none splits the header."""
 
     def score(delimiter: str) -> tuple[bool, bool, int]:
-        rows = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 50))
+        try:
+            rows = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 50))
+        except csv.Error:  # e.g. a field over the csv module's size limit: judge the header
+            rows = list(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=delimiter))
         width = len(rows[0]) if rows else 0
         body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
         steady = sum(len(r) == width for r in body) >= 0.9 * len(body)
@@ -361,12 +364,27 @@ class SourceReader:
     def _ragged_error(self) -> InputError:
         actual, expected, text = self._first_bad_row  # type: ignore[misc]
         shown = text if len(text) <= 120 else text[:117] + "..."
+        line = self._line_of(text)
+        where = f"line {line}" if line else "a row"
         return InputError(
-            f"{self.path}: a row has {actual} fields where the header has {expected} "
+            f"{self.path}: {where} has {actual} fields where the header has {expected} "
             f"(source '{self.name}'): {shown!r}",
             hint=f"fix the export (an unquoted {self.quality.delimiter!r} inside a value?), "
             f"or set bad_rows: skip under sources.{self.name} to skip and count such rows",
         )
+
+    def _line_of(self, text: str) -> int | None:
+        """The 1-based line of the file holding `text` (only on this error path; not stdin)."""
+        if self.path == "-":
+            return None
+        try:
+            with open(self.path, encoding=self.quality.encoding, errors="replace") as lines:
+                for number, line in enumerate(lines, start=1):
+                    if line.rstrip("\r\n") == text:
+                        return number
+        except OSError:
+            return None
+        return None
 
     def _clean(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Rename to logical fields, coerce types, apply filters, window and dedupe."""

@@ -144,7 +144,7 @@ def test_header_only_data_file_is_an_input_error(tmp_path: Path) -> None:
 def test_ragged_row_is_an_input_error(tmp_path: Path, ragged: tuple[Any, ...]) -> None:
     path = write_csv(tmp_path / "ragged.csv", rows=[*ROWS, ragged])
     result = report("-c", write_config(tmp_path, path))
-    expected = f"a row has {len(ragged)} fields where the header has 6"
+    expected = f"line 5 has {len(ragged)} fields where the header has 6"  # header + 3 rows
     assert_fails_cleanly(result, 1, "ragged.csv", expected, "bad_rows: skip")
 
 
@@ -440,3 +440,18 @@ def test_utf16_export_with_a_bom_is_read(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["inputs"][0]["encoding"] == "utf-16"
     assert document["results"][0]["n"] == 1
+
+
+def test_a_field_larger_than_a_block_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text("NPS,Comment\n10," + "x" * 9_000_000 + "\n0,short\n", encoding="utf-8")
+    source = {
+        "kind": "responses",
+        "path": str(path),
+        "columns": {"nps": "NPS", "comment": "Comment"},
+    }
+    config = tmp_path / "huge.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "kpis": ["nps"], "sources": {"s": source}}))
+    result = report("-c", config, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"][0]["value"] == 0.0  # one promoter, one detractor
