@@ -35,7 +35,8 @@ def render_validation(summaries: Sequence[InputSummary], fmt: str, *, color: boo
         table.add_column("value")
         table.add_row(
             "read as",
-            f"{s.encoding}, delimiter {s.delimiter!r}, "
+            f"{s.encoding}{' (detected)' if s.encoding_detected else ''}, "
+            f"delimiter {s.delimiter!r}, "
             f"{s.header_rows} header row(s), {s.size_bytes:,} bytes",
         )
         table.add_row("rows", f"{s.rows_read:,} read, {s.rows_used:,} used")
