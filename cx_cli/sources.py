@@ -190,6 +190,8 @@ class SourceReader:
         self._bad_example: dict[str, str] = {}
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
+        self._all_counts: dict[str, Counter[str]] = {}
+        self._pending: list[tuple[str, str, pd.Series]] = []
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -349,6 +351,17 @@ class SourceReader:
         self._check_scales()
         self._check_dates()
 
+    def _note(self, name: str, reason: str, mask: pd.Series) -> None:
+        """Count a field's values by reason: over all rows read (for the sanity checks), and
+        later over the rows kept (what the report shows, so counts add up to the rows used)."""
+        self._all_counts.setdefault(name, Counter())[reason] += int(mask.sum())
+        self._pending.append((name, reason, mask))
+
+    def _flush_notes(self, keep: pd.Series) -> None:
+        for name, reason, mask in self._pending:
+            self.quality.count_field(name, reason, int((mask & keep).sum()))
+        self._pending = []
+
     def _close(self) -> None:
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
@@ -415,6 +428,7 @@ class SourceReader:
             keep = self._drop(
                 keep, self._first_seen(out[self.spec.dedupe], keep), f"duplicate {self.spec.dedupe}"
             )
+        self._flush_notes(keep)
         return out[keep]
 
     def _drop(self, keep: pd.Series, passes: pd.Series, reason: str) -> pd.Series:
@@ -483,30 +497,28 @@ class SourceReader:
         if mapping:
             numeric = stripped.map(mapping).astype("float64").fillna(numeric)
         numbers = numeric.astype("float64").where(~blank)
-        self.quality.count_field(name, "blank", int(blank.sum()))
-        self.quality.count_field(name, "not a number", int((numbers.isna() & ~blank).sum()))
+        self._note(name, "blank", blank)
+        self._note(name, "not a number", numbers.isna() & ~blank)
         return numbers, blank
 
     def _score(self, name: str, kind: Field, text: pd.Series) -> pd.Series:
         numbers, _ = self._number_or_blank(name, text)
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
         on_scale = numbers.between(low, high) & (numbers == numbers.round())
-        self.quality.count_field(
-            name, f"outside the {low}-{high} scale", int((numbers.notna() & ~on_scale).sum())
-        )
+        self._note(name, f"outside the {low}-{high} scale", numbers.notna() & ~on_scale)
         valid = numbers.where(on_scale)
-        self.quality.count_field(name, "valid", int(valid.notna().sum()))
+        self._note(name, "valid", valid.notna())
         return valid
 
     def _number(self, name: str, text: pd.Series) -> pd.Series:
         numbers, _ = self._number_or_blank(name, text)
-        self.quality.count_field(name, "valid", int(numbers.notna().sum()))
+        self._note(name, "valid", numbers.notna())
         return numbers
 
     def _boolean(self, name: str, text: pd.Series) -> pd.Series:
         values = text.str.strip().str.lower().map(TRUTH)
-        self.quality.count_field(name, "blank", int(text.isna().sum()))
-        self.quality.count_field(name, "not true/false", int((values.isna() & text.notna()).sum()))
+        self._note(name, "blank", text.isna())
+        self._note(name, "not true/false", values.isna() & text.notna())
         return values
 
     def _timestamp(self, name: str, text: pd.Series) -> pd.Series:
@@ -515,9 +527,9 @@ class SourceReader:
         blank = stripped.isna() | (stripped == "")
         when = parse_timestamps(stripped.where(~blank), self.spec.date_format, self.spec.timezone)
         bad = when.isna() & ~blank
-        self.quality.count_field(name, "blank", int(blank.sum()))
-        self.quality.count_field(name, "not a date", int(bad.sum()))
-        self.quality.count_field(name, "valid", int(when.notna().sum()))
+        self._note(name, "blank", blank)
+        self._note(name, "not a date", bad)
+        self._note(name, "valid", when.notna())
         if bad.any() and name not in self._bad_example:
             self._bad_example[name] = str(text[bad].iloc[0])
         return when
@@ -525,7 +537,7 @@ class SourceReader:
     def _check_dates(self) -> None:
         """A date column whose values mostly fail to parse has the wrong format: refuse it."""
         for name, example in self._bad_example.items():
-            counts = self.quality.fields[name]
+            counts = self._all_counts[name]
             bad, good = counts.get("not a date", 0), counts.get("valid", 0)
             if bad > good:
                 fmt = self.spec.date_format or "ISO 8601"
@@ -538,7 +550,7 @@ class SourceReader:
 
     def _check_scales(self) -> None:
         """A score column whose answers are mostly off the scale is mapped wrongly: refuse it."""
-        for name, counts in self.quality.fields.items():
+        for name, counts in self._all_counts.items():
             if SOURCE_KINDS[self.spec.kind][name].type != "score":
                 continue
             off = sum(c for reason, c in counts.items() if reason.startswith(("outside", "not")))

@@ -273,3 +273,13 @@ def test_two_entries_of_one_kpi_need_labels_and_stay_apart(tiny_survey: Path) ->
         ("csat", pytest.approx(100 * 6 / 9)),
         ("csat_mean", pytest.approx(33 / 9)),
     ]
+
+
+def test_field_counts_cover_only_the_rows_used(tiny_survey: Path) -> None:
+    import datetime as dt
+
+    report = run(parse_config(survey_config(tiny_survey, ["nps"])), since=dt.date(2024, 2, 1))
+    (source,) = report.inputs
+    assert source.rows_used == 5  # rows 6-10
+    assert source.fields["nps"] == {"blank": 1, "valid": 4}  # row 8 blank
+    assert sum(source.fields["nps"].values()) == source.rows_used
