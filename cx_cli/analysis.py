@@ -86,10 +86,15 @@ def settle(config: Config, options: RunOptions) -> Settings:
     since = options.since or report.since
     until = options.until or report.until
     if since and until and since > until:
-        raise ConfigError(f"--since {since} is after --until {until}")
+        raise ConfigError(
+            f"--since {since} is after --until {until}", hint="swap them, or drop one"
+        )
     confidence = options.confidence if options.confidence is not None else report.confidence
     if not 0.5 < confidence < 1:
-        raise ConfigError(f"--confidence {confidence} must be between 0.5 and 1 (e.g. 0.95)")
+        raise ConfigError(
+            f"--confidence {confidence} must be between 0.5 and 1",
+            hint="give a proportion: 0.95 for a 95 % interval",
+        )
     return Settings(
         period=None if period == "none" else period,
         by=by,

@@ -605,9 +605,15 @@ def _comment(indent: int, text: str, lead: str = "# ") -> list[str]:
 
 
 def _render(draft: Draft, path: str) -> str:
+    check = (
+        '# Check the lines marked "# guess:", then run: cxkpi validate'
+        if any(draft.guesses.values())
+        else "# No guesses were needed; check the mapping, then run: cxkpi validate"
+    )
     lines = [
-        f"# Drafted by cxkpi init from {_printable(draft.name)} ({draft.rows} rows read).",
-        '# Check the lines marked "# guess:", then run: cxkpi validate',
+        f"# Drafted by cxkpi init from {_printable(draft.name)} (judged on its first "
+        f"{draft.rows:,} rows).",
+        check,
         "version: 1",
         "sources:",
         f"  {_scalar(SOURCE_NAME)}:",

@@ -72,11 +72,14 @@ def group(row: Result) -> str:
 
 
 def dropped(item: InputSummary) -> str:
-    """Rows dropped by reason, and rows kept only as history (before --since)."""
-    parts = [f"{c:,} {why}" for why, c in item.rows_dropped.items()]
-    if item.rows_history_only:
-        parts.append(f"{item.rows_history_only:,} before --since kept as history")
-    return ", ".join(parts) or "none"
+    """Rows dropped, by reason."""
+    return ", ".join(f"{c:,} {why}" for why, c in item.rows_dropped.items()) or "none"
+
+
+def used(item: InputSummary) -> str:
+    """Rows used, saying how many of them only served as history (before --since)."""
+    history = f" ({item.rows_history_only:,} as history)" if item.rows_history_only else ""
+    return f"{item.rows_used:,}{history}"
 
 
 def left_out(item: InputSummary) -> str:

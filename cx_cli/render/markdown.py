@@ -29,7 +29,7 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     for d in report.definitions:
-        lines += [f"## {d.title} ({d.label}, {d.variant})", "", f"{d.formula}", ""]
+        lines += [f"## {d.title} ({d.label}, {d.variant}; {d.source})", "", f"{d.formula}", ""]
         header = [
             "Period",
             "Group",
@@ -64,7 +64,7 @@ def render_markdown(report: Report) -> str:
             [
                 i.source,
                 str(i.rows_read),
-                str(i.rows_used),
+                humanise.used(i),
                 humanise.dropped(i),
                 humanise.left_out(i) or "none",
             ]

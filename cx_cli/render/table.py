@@ -33,17 +33,19 @@ def render_table(report: Report, *, color: bool = False, width: int | None = Non
         console.print(kpi_table(definition, rows, report))
         console.print()
     console.print(quality_table(report))
-    notes = [
-        "† n below min_n " + str(report.settings.get("min_n")),
-        "* change significant at p < 0.05 (Holm-adjusted)",
-    ]
-    console.print(Text("   ".join(notes), style="dim"))
+    notes = []
+    if any(r.low_sample for r in report.results):
+        notes.append(f"† n below min_n {report.settings.get('min_n')}")
+    if any(r.p_value is not None and r.p_value < 0.05 for r in report.results):
+        notes.append("* change significant at p < 0.05 (Holm-adjusted)")
+    if notes:
+        console.print(Text("   ".join(notes), style="dim"))
     return buffer.getvalue()
 
 
 def kpi_table(definition: Definition, rows: list[Result], report: Report) -> Table:
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
-    title = f"{definition.title} ({definition.label}, {definition.variant})"
+    title = f"{definition.title} ({definition.label}, {definition.variant}; {definition.source})"
     table = Table(title=title, title_justify="left", title_style="bold")
     has_periods = any(r.period for r in rows)
     if has_periods:
@@ -98,7 +100,7 @@ def quality_table(report: Report) -> Table:
         table.add_row(
             item.source,
             f"{item.rows_read:,}",
-            f"{item.rows_used:,}",
+            humanise.used(item),
             humanise.dropped(item),
             humanise.left_out(item) or "none",
         )
