@@ -13,13 +13,13 @@ Stdlib only; the same seed always gives byte-identical output.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
 import itertools
 import math
 import random
 from pathlib import Path
+
+from samplegen import options, write_csv
 
 START = dt.date(2024, 11, 1)
 END = dt.date(2026, 1, 1)  # exclusive: the last day is 2025-12-31
@@ -195,24 +195,16 @@ def generate(
     return spend, session_rows(rng, rows, users, paid)
 
 
-def write_csv(path: Path, header: tuple[str, ...], rows: list[list[str]]) -> None:
-    """Write UTF-8 CSV with a header and ``\\n`` line endings, quoting only where needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     """Parse options, generate both files and write them into the output folder."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="number of sessions")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="folder for spend.csv and sessions.csv"
+    args = options(
+        __doc__.splitlines()[0],
+        seed=DEFAULT_SEED,
+        rows=DEFAULT_ROWS,
+        rows_help="number of sessions",
+        out=DEFAULT_OUT,
+        out_help="folder for spend.csv and sessions.csv",
     )
-    args = parser.parse_args(argv)
     spend, sessions = generate(args.seed, args.rows)
     write_csv(args.out / "spend.csv", SPEND_HEADER, spend)
     write_csv(args.out / "sessions.csv", SESSIONS_HEADER, sessions)

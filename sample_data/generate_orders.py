@@ -12,12 +12,12 @@ Quantity x Unit Price. Stdlib only; the same seed always gives byte-identical ou
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
 import random
 from dataclasses import dataclass
 from pathlib import Path
+
+from samplegen import options, write_csv
 
 HEADER = (
     "Order ID",
@@ -216,31 +216,18 @@ def generate(seed: int, rows: int) -> list[list[str]]:
     ]
 
 
-def write_csv(path: Path, rows: list[list[str]]) -> None:
-    """Write UTF-8 CSV with a header and ``\\n`` line endings, quoting only where needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-
-
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     """Parse options, generate the rows and write the file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS, help="approximate number of orders"
+    args = options(
+        __doc__.splitlines()[0],
+        seed=DEFAULT_SEED,
+        rows=DEFAULT_ROWS,
+        rows_help="approximate number of orders",
+        out=Path(__file__).resolve().parent / "orders.csv",
+        out_help="output CSV path",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).resolve().parent / "orders.csv",
-        help="output CSV path",
-    )
-    args = parser.parse_args(argv)
     rows = generate(args.seed, args.rows)
-    write_csv(args.out, rows)
+    write_csv(args.out, HEADER, rows)
     orders = len({row[0] for row in rows})
     print(f"wrote {orders} orders as {len(rows)} lines to {args.out}")
 

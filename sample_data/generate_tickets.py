@@ -14,13 +14,13 @@ Stdlib only; the same seed always gives byte-identical output.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime as dt
 import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+
+from samplegen import options, write_csv
 
 HEADER = (
     "Ticket ID",
@@ -262,24 +262,18 @@ def generate(seed: int, rows: int) -> list[list[str]]:
     return data
 
 
-def write_csv(path: Path, rows: list[list[str]]) -> None:
-    """Write UTF-8 CSV with a header and ``\\n`` line endings, quoting only where needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-
-
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     """Parse options, generate the rows and write the file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="number of tickets")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output CSV path")
-    args = parser.parse_args(argv)
+    args = options(
+        __doc__.splitlines()[0],
+        seed=DEFAULT_SEED,
+        rows=DEFAULT_ROWS,
+        rows_help="number of tickets",
+        out=DEFAULT_OUT,
+        out_help="output CSV path",
+    )
     rows = generate(args.seed, args.rows)
-    write_csv(args.out, rows)
+    write_csv(args.out, HEADER, rows)
     print(f"wrote {len(rows)} tickets to {args.out}")
 
 
