@@ -214,11 +214,12 @@ def tally_source(
                 for k, v in c.definition.tally(current, c.options).items()
             }
             table = pd.DataFrame(columns, index=current.index)
-            partials.append(
+            grouped = (
                 pd.concat([current[finest], table], axis=1)
                 .groupby(finest, observed=True, sort=False)
                 .sum()
             )
+            partials.append(_plain_index(grouped))
         if whole:
             kept.append(keyed)
     out: dict[int, dict[GroupSet, pd.DataFrame]] = {id(c): {} for c in choices}
@@ -240,6 +241,23 @@ def tally_source(
             for group_set in sets:
                 out[id(c)][group_set] = _tally_whole(mine, c, _keys(group_set), ctx)
     return out
+
+
+def _plain_index(table: pd.DataFrame) -> pd.DataFrame:
+    """Categorical group labels as plain values, so batches with other categories merge and
+    groups sort by label, not by order of appearance."""
+    import pandas as pd
+
+    index = table.index
+    if isinstance(index, pd.MultiIndex):
+        levels = [
+            level.astype(object) if isinstance(level, pd.CategoricalIndex) else level
+            for level in index.levels
+        ]
+        table.index = index.set_levels(levels)
+    elif isinstance(index, pd.CategoricalIndex):
+        table.index = index.astype(object)
+    return table
 
 
 def join_parts(
@@ -325,12 +343,12 @@ def _tally_whole(
     sums = pd.concat([prepared[keys], table], axis=1).groupby(keys, observed=True).sum()
     observed = definition.observations(prepared, choice.options)
     if observed is None:
-        return sums
+        return _plain_index(sums)
     grouped = pd.concat([prepared[keys], observed.rename("_obs")], axis=1).groupby(
         keys, observed=True
     )["_obs"]
     quantiles = pd.DataFrame({"median": grouped.median(), "p90": grouped.quantile(0.9)})
-    return sums.join(quantiles)
+    return _plain_index(sums.join(quantiles))
 
 
 # -- estimating --------------------------------------------------------------------------------
@@ -464,6 +482,7 @@ def input_summary(reader: SourceReader) -> InputSummary:
         encoding_detected=q.encoding_detected,
         delimiter=q.delimiter,
         header_rows=q.header_rows,
+        files=tuple(q.files),
     )
 
 

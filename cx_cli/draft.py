@@ -24,7 +24,8 @@ import yaml
 from cx_cli.config import RESERVED_SEGMENT_NAMES
 from cx_cli.errors import InputError
 from cx_cli.fields import SOURCE_KINDS
-from cx_cli.sources import BLANK_TOKENS, DELIMITERS, sniff_delimiter
+from cx_cli.coerce import BLANK_TOKENS
+from cx_cli.sources import DELIMITERS, sniff_delimiter
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,16 +12,21 @@ MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
 
 def period_start(when: pd.Series, unit: str) -> pd.Series:
     """The start of each timestamp's day, ISO week (Monday), month, quarter or year."""
+    import numpy as np
     import pandas as pd
 
-    days = when.dt.floor("D") if unit != "day" else when.dt.normalize()
-    if unit == "day":
-        return days
-    if unit == "week":
-        return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
-    month0 = when.dt.month - 1
-    month = month0 - month0 % MONTHS_PER[unit] + 1
-    return pd.to_datetime({"year": when.dt.year, "month": month, "day": 1})
+    stamps = when.to_numpy(dtype="datetime64[ns]")
+    if unit in ("day", "week"):
+        days = stamps.astype("datetime64[D]")
+        if unit == "week":  # 1970-01-01 was a Thursday: shift so weeks start on Monday
+            days = days - (days.astype("int64") + 3) % 7
+        starts = days.astype("datetime64[ns]")
+    else:
+        months = stamps.astype("datetime64[M]").astype("int64")
+        months -= months % MONTHS_PER[unit]
+        starts = months.astype("datetime64[M]").astype("datetime64[ns]")
+    starts = np.where(np.isnat(stamps), np.datetime64("NaT", "ns"), starts)
+    return pd.Series(starts, index=when.index, name=when.name)
 
 
 def period_label(start: pd.Timestamp, unit: str) -> str:

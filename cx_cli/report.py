@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -58,6 +58,7 @@ class InputSummary:
     encoding_detected: bool
     delimiter: str
     header_rows: int
+    files: Sequence[Mapping[str, Any]] = ()  # path, sha256, size_bytes of each file read
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,21 +15,22 @@ import difflib
 import hashlib
 import io
 import itertools
-import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from cx_cli import coerce, files
 from cx_cli.errors import ConfigError, InputError
 from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from cx_cli.config import FilterSpec, SourceSpec
 
-BLANK_TOKENS = frozenset({"", "na", "n/a", "null", "none", "nan", "-"})
 PRESET_HEADER_ROWS = {"qualtrics": 3, "surveymonkey": 2}
 HEAD_BYTES = 1 << 20
 DEFAULT_BATCH_BYTES = 8 << 20
@@ -54,6 +55,7 @@ class SourceQuality:
     delimiter: str = ","
     header_rows: int = 1
     columns: tuple[str, ...] = ()
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rows_used(self) -> int:
@@ -73,49 +75,6 @@ class Window:
 
     def __bool__(self) -> bool:
         return self.since is not None or self.until is not None
-
-
-class _HashingStream(io.RawIOBase):
-    """A readable stream that serves already-peeked bytes, then the rest, hashing everything."""
-
-    def __init__(self, head: bytes, rest: IO[bytes], digest: Any) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-        self._digest = digest
-        self.size = len(head)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if len(self._head):
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        self._digest.update(data)
-        self.size += len(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _open_bytes(path: str, source: str) -> IO[bytes]:
-    if path == "-":
-        return sys.stdin.buffer
-    where = f"source '{source}'"
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: file not found ({where})",
-            hint="check the path; a relative path is relative to the config file, "
-            f"or pass --input {source}=PATH",
-        ) from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a file ({where})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}) ({where})") from None
 
 
 def detect_encoding(head: bytes) -> str:
@@ -157,20 +116,25 @@ def sniff_delimiter(text: str) -> str:
 
 @dataclass
 class SourceReader:
-    """Streams one source as clean frames of logical fields; fills `quality` as it goes."""
+    """Streams one source (one or many files) as clean frames of logical fields.
+
+    `quality` is filled as it goes. `progress`, when given, is called after each batch with the
+    rows and bytes read so far.
+    """
 
     name: str
     spec: SourceSpec
-    path: str
+    path: str | Sequence[str]
     fields: tuple[str, ...]
     segments: tuple[str, ...] = ()
     window: Window = dataclasses.field(default_factory=Window)
     batch_bytes: int = DEFAULT_BATCH_BYTES
     keep_history: bool = False
+    progress: Callable[[int, int], None] | None = None
     quality: SourceQuality = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        self.quality = SourceQuality(self.name, self.path)
+        self.quality = SourceQuality(self.name, files.display(self.path))
         self.time_field = time_field(self.spec.kind, self.spec.columns)
         wanted = {*self.fields, *(f.field for f in self.spec.filters if f.field)}
         if self.time_field:
@@ -186,39 +150,50 @@ class SourceReader:
         }
         wanted.update(name for inputs in self.derived.values() for name in inputs)
         self.wanted = tuple(f for f in self.spec.columns if f in wanted)
+        self.raw_columns = sorted(
+            {self.spec.columns[f] for f in self.wanted}
+            | {self.spec.segments[s] for s in self.segments}
+            | {f.column for f in self.spec.filters if f.column}
+        )
+        self._file = files.display(self.path)  # the file being read, for messages
         self._seen_ids: set[str] = set()
         self._bad_example: dict[str, str] = {}
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
+        self._bytes_done = 0
+        self._combined = hashlib.sha256()  # of every file's bytes, in reading order
         self._all_counts: dict[str, Counter[str]] = {}
-        self._pending: list[tuple[str, str, pd.Series]] = []
+        self._pending: list[tuple[str, str, np.ndarray]] = []
 
     # -- opening -----------------------------------------------------------------------------
 
     def _header_rows(self) -> int:
         return PRESET_HEADER_ROWS.get(self.spec.preset or "", self.spec.header_rows)
 
-    def _open(self) -> tuple[_HashingStream, list[str]]:
-        raw = _open_bytes(self.path, self.name)
-        digest = hashlib.sha256()
-        head = raw.read(HEAD_BYTES)
-        digest.update(head)
+    def _open(
+        self, path: str, tee: Any = None
+    ) -> tuple[files.Opened, files.Replay, list[str]]:
+        """Open one CSV file: encoding, delimiter and header from its first megabyte."""
+        self._file = path
+        opened = files.open_decompressed(path, self.name, tee)
+        head = files.read_head(opened.stream, HEAD_BYTES)
         if not head.strip():
-            raw.close()
+            opened.close()
             raise InputError(
-                f"{self.path}: the file is empty (source '{self.name}')",
+                f"{path}: the file is empty (source '{self.name}')",
                 hint="export the data again; a CSV needs a header row and data rows",
             )
         encoding = self.spec.encoding or detect_encoding(head)
         self.quality.encoding = encoding
         self.quality.encoding_detected = self.spec.encoding is None
-        size = len(head)
+        replay = files.Replay(head, opened.stream)
         if head.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
             head = head[len(codecs.BOM_UTF8) :]
+            replay = files.Replay(head, opened.stream)
         if b"\x00" in head and not codecs.lookup(encoding).name.startswith("utf-16"):
-            raw.close()
+            opened.close()
             raise InputError(
-                f"{self.path}: the file contains NUL bytes: not a text CSV (source '{self.name}')",
+                f"{path}: the file contains NUL bytes: not a text CSV (source '{self.name}')",
                 hint="export it again as CSV; if it is UTF-16 text, set encoding: utf-16",
             )
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and codecs.lookup(
@@ -231,15 +206,10 @@ class SourceReader:
         self.quality.header_rows = self._header_rows()
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
         self.quality.columns = tuple(header)
-        self._raw = raw
-        stream = _HashingStream(head, raw, digest)
-        stream.size = size
-        return stream, header
+        return opened, replay, header
 
-    def _check_header(self, header: list[str]) -> None:
-        needed = {self.spec.columns[f] for f in self.wanted}
-        needed |= {self.spec.segments[s] for s in self.segments}
-        needed |= {f.column for f in self.spec.filters if f.column}
+    def _check_header(self, header: Sequence[str]) -> None:
+        needed = set(self.raw_columns)
         for column in sorted(needed):
             if column not in header:
                 close = (
@@ -251,37 +221,78 @@ class SourceReader:
                     ][:1]
                 )
                 suggestion = f"did you mean {close[0]!r}? " if close else ""
-                raise InputError(
-                    f"{self.path}: column {column!r} is not in the file (source '{self.name}')",
-                    hint=f"{suggestion}columns in the file (read with delimiter "
-                    f"{self.quality.delimiter!r}; set delimiter: if that is wrong): "
-                    f"{', '.join(header)}",
+                how = (
+                    f"read with delimiter {self.quality.delimiter!r}; set delimiter: if that is "
+                    "wrong"
+                    if not files.is_parquet(self._file)
+                    else "Parquet"
                 )
-            if header.count(column) > 1:
                 raise InputError(
-                    f"{self.path}: column {column!r} appears "
-                    f"{header.count(column)} times in the header",
+                    f"{self._file}: column {column!r} is not in the file (source '{self.name}')",
+                    hint=f"{suggestion}columns in the file ({how}): {', '.join(header)}",
+                )
+            if list(header).count(column) > 1:
+                raise InputError(
+                    f"{self._file}: column {column!r} appears "
+                    f"{list(header).count(column)} times in the header",
                     hint="rename the duplicate columns in the export",
                 )
 
     # -- reading -----------------------------------------------------------------------------
 
     def batches(self) -> Iterator[pd.DataFrame]:
-        """Clean frames of logical fields, one per block of the file."""
+        """Clean frames of logical fields, one per block of each file, files in order."""
+        paths = files.expand(self.path, self.name)
+        for path in paths:
+            raw = self._parquet_batches(path) if files.is_parquet(path) else self._csv_batches(path)
+            for batch in raw:
+                yield self._clean(batch)
+                if self.progress:
+                    self.progress(self.quality.rows_read, self._bytes_done)
+        self._file = files.display(self.path)
+        if self._skipped_rows and self.quality.rows_read == 0:
+            raise InputError(
+                f"{self._file}: all {self._skipped_rows} data rows have a different number of "
+                f"fields than the header (source '{self.name}')",
+                hint="check the delimiter (delimiter: under the source) and the header rows",
+            )
+        if self._skipped_rows:
+            self.quality.rows_read += self._skipped_rows
+            self.quality.rows_dropped["wrong number of fields"] += self._skipped_rows
+        self._sum_files()
+        if self.quality.rows_read == 0:
+            raise InputError(
+                f"{self._file}: the file has a header but no data rows (source '{self.name}')",
+                hint="check that the export is not empty for the chosen dates",
+            )
+        self._check_scales()
+        self._check_dates()
+
+    def _sum_files(self) -> None:
+        """One sha256 and size for the source: those of its file, or of all its files' bytes
+        in reading order (what `cat FILES | sha256sum` prints)."""
+        read = self.quality.files
+        if len(read) == 1:
+            self.quality.sha256, self.quality.size_bytes = read[0]["sha256"], read[0]["size_bytes"]
+            return
+        self.quality.sha256 = self._combined.hexdigest()
+        self.quality.size_bytes = sum(int(f["size_bytes"]) for f in read)
+
+    def _record_file(self, path: str, sha256: str, size: int) -> None:
+        shown = "<stdin>" if path == "-" else path
+        self.quality.files.append({"path": shown, "sha256": sha256, "size_bytes": size})
+
+    def _csv_batches(self, path: str) -> Iterator[pa.RecordBatch]:
+        """Record batches of the mapped columns (as text) of one CSV file."""
         import pyarrow as pa
         from pyarrow import csv as pacsv
 
-        stream, header = self._open()
+        opened, replay, header = self._open(path, self._combined)
         try:
             self._check_header(header)
         except InputError:
-            self._close()
+            opened.close()
             raise
-        raw_columns = sorted(
-            {self.spec.columns[f] for f in self.wanted}
-            | {self.spec.segments[s] for s in self.segments}
-            | {f.column for f in self.spec.filters if f.column}
-        )
         read = pacsv.ReadOptions(
             block_size=self.batch_bytes,
             skip_rows_after_names=self._header_rows() - 1,
@@ -293,22 +304,24 @@ class SourceReader:
             invalid_row_handler=self._bad_row,
         )
         convert = pacsv.ConvertOptions(
-            include_columns=raw_columns,
-            column_types={c: pa.string() for c in raw_columns},
+            include_columns=self.raw_columns,
+            column_types={c: pa.string() for c in self.raw_columns},
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=True,
         )
+        done = self._bytes_done
         try:
             reader = pacsv.open_csv(
-                stream, read_options=read, parse_options=parse, convert_options=convert
+                replay, read_options=read, parse_options=parse, convert_options=convert
             )
             for batch in reader:
+                self._bytes_done = done + opened.hashing.size
                 if batch.num_rows:
-                    yield self._clean(batch.to_pandas())
+                    yield batch
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"{self.path}: byte {exc.object[exc.start : exc.start + 1]!r} is not valid "
+                f"{path}: byte {exc.object[exc.start : exc.start + 1]!r} is not valid "
                 f"{self.quality.encoding} (source '{self.name}')",
                 hint=f"set encoding under sources.{self.name} to the export's encoding "
                 "(e.g. utf-8, cp1252, latin-1, utf-16)",
@@ -316,55 +329,68 @@ class SourceReader:
         except pa.ArrowInvalid as exc:
             if self._first_bad_row is not None:
                 raise self._ragged_error() from None
-            message = str(exc).replace("\x00", "").splitlines()[0]
-            hint = (
-                "a field is larger than the reader's block: check for an unclosed quote"
-                if "straddling" in message
-                else f"the file is not valid {self.quality.encoding} throughout: set encoding "
-                f"under sources.{self.name} (e.g. cp1252 or utf-16)"
-                if "UTF8" in message or "decode" in message.lower()
-                else "check the delimiter, quoting and that every row has as many fields as "
-                "the header"
-            )
-            raise InputError(
-                f"{self.path}: cannot parse the CSV (source '{self.name}'): {message}",
-                hint=hint,
-            ) from None
+            raise self._parse_error(path, exc) from None
         finally:
-            self._close()
-        if self._skipped_rows and self.quality.rows_read == 0:
-            raise InputError(
-                f"{self.path}: all {self._skipped_rows} data rows have a different number of "
-                f"fields than the header (source '{self.name}')",
-                hint="check the delimiter (delimiter: under the source) and the header rows",
-            )
-        if self._skipped_rows:
-            self.quality.rows_read += self._skipped_rows
-            self.quality.rows_dropped["wrong number of fields"] += self._skipped_rows
-        self.quality.sha256 = stream._digest.hexdigest()
-        self.quality.size_bytes = stream.size
-        if self.quality.rows_read == 0:
-            raise InputError(
-                f"{self.path}: the file has a header but no data rows (source '{self.name}')",
-                hint="check that the export is not empty for the chosen dates",
-            )
-        self._check_scales()
-        self._check_dates()
+            opened.close()
+        self._bytes_done = done + opened.hashing.size
+        self._record_file(path, opened.hashing.digest.hexdigest(), opened.hashing.size)
 
-    def _note(self, name: str, reason: str, mask: pd.Series) -> None:
+    def _parse_error(self, path: str, exc: Exception) -> InputError:
+        message = str(exc).replace("\x00", "").splitlines()[0]
+        hint = (
+            "a field is larger than the reader's block: check for an unclosed quote"
+            if "straddling" in message
+            else f"the file is not valid {self.quality.encoding} throughout: set encoding "
+            f"under sources.{self.name} (e.g. cp1252 or utf-16)"
+            if "UTF8" in message or "decode" in message.lower()
+            else "check the delimiter, quoting and that every row has as many fields as "
+            "the header"
+        )
+        return InputError(
+            f"{path}: cannot parse the CSV (source '{self.name}'): {message}", hint=hint
+        )
+
+    def _parquet_batches(self, path: str) -> Iterator[pa.RecordBatch]:
+        """Record batches of the mapped columns of one Parquet file (types kept)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._file = path
+        digest, size = files.hash_file(path, self.name, self._combined)
+        raw = files.open_raw(path, self.name)
+        try:
+            try:
+                parquet = pq.ParquetFile(raw)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise InputError(
+                    f"{path}: not a readable Parquet file (source '{self.name}'): {exc}",
+                    hint="check the file; only files ending in .parquet are read as Parquet",
+                ) from None
+            self.quality.encoding, self.quality.delimiter = "parquet", ""
+            self.quality.columns = tuple(parquet.schema_arrow.names)
+            self._check_header(parquet.schema_arrow.names)
+            rows = max(1024, self.batch_bytes // 64)
+            for batch in parquet.iter_batches(batch_size=rows, columns=self.raw_columns):
+                if batch.num_rows:
+                    yield batch
+        finally:
+            raw.close()
+        self._bytes_done += size
+        self._record_file(path, digest, size)
+
+    def _note(self, name: str, reason: str, mask: Any) -> None:
         """Count a field's values by reason: over all rows read (for the sanity checks), and
         later over the rows kept (what the report shows, so counts add up to the rows used)."""
+        import numpy as np
+
+        mask = np.asarray(mask, dtype=bool)
         self._all_counts.setdefault(name, Counter())[reason] += int(mask.sum())
         self._pending.append((name, reason, mask))
 
-    def _flush_notes(self, keep: pd.Series) -> None:
+    def _flush_notes(self, keep: np.ndarray) -> None:
         for name, reason, mask in self._pending:
             self.quality.count_field(name, reason, int((mask & keep).sum()))
         self._pending = []
-
-    def _close(self) -> None:
-        if self._raw is not sys.stdin.buffer:
-            self._raw.close()
 
     def _bad_row(self, row: Any) -> str:
         """pyarrow's callback for a row with too many or too few fields: skip it or stop."""
@@ -380,7 +406,7 @@ class SourceReader:
         line = self._line_of(text)
         where = f"line {line}" if line else "a row"
         return InputError(
-            f"{self.path}: {where} has {actual} fields where the header has {expected} "
+            f"{self._file}: {where} has {actual} fields where the header has {expected} "
             f"(source '{self.name}'): {shown!r}",
             hint=f"fix the export (an unquoted {self.quality.delimiter!r} inside a value?), "
             f"or set bad_rows: skip under sources.{self.name} to skip and count such rows",
@@ -388,40 +414,54 @@ class SourceReader:
 
     def _line_of(self, text: str) -> int | None:
         """The 1-based line of the file holding `text` (only on this error path; not stdin)."""
-        if self.path == "-":
+        if self._file == "-":
             return None
         try:
-            with open(self.path, encoding=self.quality.encoding, errors="replace") as lines:
-                for number, line in enumerate(lines, start=1):
-                    if line.rstrip("\r\n") == text:
-                        return number
+            opened = files.open_decompressed(self._file, self.name)
+        except InputError:
+            return None
+        try:
+            lines = io.TextIOWrapper(
+                io.BufferedReader(files.Replay(b"", opened.stream)),
+                encoding=self.quality.encoding,
+                errors="replace",
+            )
+            for number, line in enumerate(lines, start=1):
+                if line.rstrip("\r\n") == text:
+                    return number
         except OSError:
             return None
+        finally:
+            opened.close()
         return None
 
-    def _clean(self, raw: pd.DataFrame) -> pd.DataFrame:
+    def _clean(self, batch: pa.RecordBatch) -> pd.DataFrame:
         """Rename to logical fields, coerce types, apply filters, window and dedupe."""
+        import numpy as np
         import pandas as pd
 
-        self.quality.rows_read += len(raw)
-        out = pd.DataFrame(index=raw.index)
+        self.quality.rows_read += batch.num_rows
+        columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+        out = pd.DataFrame(index=pd.RangeIndex(batch.num_rows))
         for name in self.wanted:
-            out[name] = self._coerce(name, raw[self.spec.columns[name]])
+            out[name] = self._coerce(name, coerce.as_array(columns[self.spec.columns[name]]))
         for name, (left, right) in self.derived.items():
             out[name] = out[left] * out[right]
         for name in self.segments:
-            labels = raw[self.spec.segments[name]].str.strip()
-            out[SEGMENT_PREFIX + name] = labels.fillna("(blank)").replace("", "(blank)")
-        keep = pd.Series(True, index=raw.index)
+            labels = coerce.read_labels(coerce.as_array(columns[self.spec.segments[name]]))
+            out[SEGMENT_PREFIX + name] = labels
+        keep = np.ones(batch.num_rows, dtype=bool)
         if "order_id" in out:  # a line without an order id belongs to no order
             keep = self._drop(keep, out["order_id"].notna(), "order_id blank")
         for spec in self.spec.filters:
-            values = out[spec.field] if spec.field else raw[spec.column]
+            values = (
+                out[spec.field]
+                if spec.field
+                else coerce.read_text(coerce.as_array(columns[spec.column]))
+            )
             keep = self._drop(keep, _evaluate(spec, values), spec.describe())
         if self.time_field:
-            keep = self._keep_dated(
-                keep, raw[self.spec.columns[self.time_field]], out[self.time_field]
-            )
+            keep = self._keep_dated(keep, self._time_blank, out[self.time_field])
         if self.keep_history and self.time_field:
             out[IN_WINDOW] = self._in_window
         if self.spec.dedupe:
@@ -429,25 +469,28 @@ class SourceReader:
                 keep, self._first_seen(out[self.spec.dedupe], keep), f"duplicate {self.spec.dedupe}"
             )
         self._flush_notes(keep)
-        return out[keep]
+        return out if keep.all() else out[keep]
 
-    def _drop(self, keep: pd.Series, passes: pd.Series, reason: str) -> pd.Series:
+    def _drop(self, keep: np.ndarray, passes: Any, reason: str) -> np.ndarray:
+        import numpy as np
+
+        passes = np.asarray(passes, dtype=bool)
         dropped = int((keep & ~passes).sum())
         if dropped:
             self.quality.rows_dropped[reason] += dropped
         return keep & passes
 
-    def _keep_dated(self, keep: pd.Series, text: pd.Series, when: pd.Series) -> pd.Series:
-        import pandas as pd
+    def _keep_dated(self, keep: np.ndarray, blank: np.ndarray, when: pd.Series) -> np.ndarray:
+        import numpy as np
 
         name = self.time_field
-        keep = self._drop(keep, text.notna(), f"{name} blank")
-        keep = self._drop(keep, when.notna() | text.isna(), f"{name} not a date")
-        inside = pd.Series(True, index=when.index)
+        keep = self._drop(keep, ~blank, f"{name} blank")
+        keep = self._drop(keep, when.notna().to_numpy() | blank, f"{name} not a date")
+        inside = np.ones(len(when), dtype=bool)
         if self.window.since:
-            inside &= when >= _midnight(self.window.since)
+            inside &= (when >= _midnight(self.window.since)).to_numpy()
         if self.window.until:
-            inside &= when < _midnight(self.window.until + dt.timedelta(days=1))
+            inside &= (when < _midnight(self.window.until + dt.timedelta(days=1))).to_numpy()
         if self.keep_history:
             self.quality.rows_history_only += int((keep & ~inside).sum())
             self._in_window = inside
@@ -459,79 +502,61 @@ class SourceReader:
             keep = self._drop(keep, when < end, "after --until")
         return keep
 
-    def _first_seen(self, ids: pd.Series, keep: pd.Series) -> pd.Series:
+    def _first_seen(self, ids: pd.Series, keep: np.ndarray) -> pd.Series:
         candidates = ids.where(keep)
         repeat = (candidates.duplicated() & candidates.notna()) | candidates.isin(self._seen_ids)
         self._seen_ids.update(candidates.dropna().tolist())
         return ~repeat
 
-    def _coerce(self, name: str, text: pd.Series) -> pd.Series:
+    def _coerce(self, name: str, column: pa.Array) -> pd.Series:
         kind = SOURCE_KINDS[self.spec.kind][name]
-        if kind.type == "score":
-            return self._score(name, kind, text)
+        if kind.type in ("score", "number", "money", "duration", "count"):
+            return self._numbers(name, kind, column)
         if kind.type == "timestamp":
-            return self._timestamp(name, text)
-        if kind.type in ("number", "money", "duration"):
-            return self._number(name, text)
-        if kind.type == "count":
-            return self._number(name, _truth_as_count(text))
+            return self._timestamp(name, column)
         if kind.type == "bool":
-            return self._boolean(name, text)
-        if kind.type == "id":  # " " is no id; " 42" and "42" are the same one
-            stripped = text.str.strip()
-            return stripped.where(stripped != "")
-        return text
+            values = coerce.read_booleans(column)
+            self._note(name, "blank", column.is_null())
+            self._note(name, "not true/false", values.isna() & column.is_valid().to_pandas())
+            return values
+        if kind.type == "id":
+            return coerce.read_ids(column)
+        return coerce.read_text(column)
 
-    def _number_or_blank(self, name: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
-        """Numbers from text (after the field's `values:` map), and which cells were blank."""
-        import pandas as pd
-
-        stripped = text.str.strip()
-        blank = stripped.isna() | stripped.str.lower().isin(BLANK_TOKENS)
-        kind = SOURCE_KINDS[self.spec.kind][name].type
-        numeric = to_numbers(stripped, self.spec.decimal, self.spec.thousands, kind)
-        if kind == "score" and name == "nps":  # "10 - Extremely likely" -> 10
-            leading = stripped.str.extract(LEADING_NUMBER, expand=False)
-            numeric = numeric.fillna(pd.to_numeric(leading, errors="coerce"))
-        mapping = self.spec.values.get(name)
-        if mapping:
-            numeric = stripped.map(mapping).astype("float64").fillna(numeric)
-        numbers = numeric.astype("float64").where(~blank)
+    def _numbers(self, name: str, kind: Field, column: pa.Array) -> pd.Series:
+        numbers, blank = coerce.read_numbers(
+            column,
+            kind.type,
+            self.spec.decimal,
+            self.spec.thousands,
+            self.spec.values.get(name),
+            leading=kind.type == "score" and name == "nps",
+        )
+        missing = numbers.isna().to_numpy()
         self._note(name, "blank", blank)
-        self._note(name, "not a number", numbers.isna() & ~blank)
-        return numbers, blank
-
-    def _score(self, name: str, kind: Field, text: pd.Series) -> pd.Series:
-        numbers, _ = self._number_or_blank(name, text)
+        self._note(name, "not a number", missing & ~blank)
+        if kind.type != "score":
+            self._note(name, "valid", ~missing)
+            return numbers
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
         on_scale = numbers.between(low, high) & (numbers == numbers.round())
-        self._note(name, f"outside the {low}-{high} scale", numbers.notna() & ~on_scale)
+        self._note(name, f"outside the {low}-{high} scale", ~missing & ~on_scale.to_numpy())
         valid = numbers.where(on_scale)
         self._note(name, "valid", valid.notna())
         return valid
 
-    def _number(self, name: str, text: pd.Series) -> pd.Series:
-        numbers, _ = self._number_or_blank(name, text)
-        self._note(name, "valid", numbers.notna())
-        return numbers
-
-    def _boolean(self, name: str, text: pd.Series) -> pd.Series:
-        values = text.str.strip().str.lower().map(TRUTH)
-        self._note(name, "blank", text.isna())
-        self._note(name, "not true/false", values.isna() & text.notna())
-        return values
-
-    def _timestamp(self, name: str, text: pd.Series) -> pd.Series:
+    def _timestamp(self, name: str, column: pa.Array) -> pd.Series:
         """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""
-        stripped = text.str.strip()
-        blank = stripped.isna() | (stripped == "")
-        when = parse_timestamps(stripped.where(~blank), self.spec.date_format, self.spec.timezone)
-        bad = when.isna() & ~blank
+        when, blank = coerce.read_timestamps(column, self.spec.date_format, self.spec.timezone)
+        bad = when.isna().to_numpy() & ~blank
         self._note(name, "blank", blank)
         self._note(name, "not a date", bad)
         self._note(name, "valid", when.notna())
+        if name == self.time_field:
+            self._time_blank = blank
         if bad.any() and name not in self._bad_example:
-            self._bad_example[name] = str(text[bad].iloc[0])
+            first = int(bad.nonzero()[0][0])
+            self._bad_example[name] = str(coerce.as_text(column)[first].as_py())
         return when
 
     def _check_dates(self) -> None:
@@ -542,7 +567,7 @@ class SourceReader:
             if bad > good:
                 fmt = self.spec.date_format or "ISO 8601"
                 raise InputError(
-                    f"{self.path}: column {self.spec.columns[name]!r} ({name}): {bad} of "
+                    f"{self._file}: column {self.spec.columns[name]!r} ({name}): {bad} of "
                     f"{bad + good} values are not dates in format {fmt} (e.g. {example!r})",
                     hint=f'set date_format under sources.{self.name} (e.g. "%d/%m/%Y %H:%M", '
                     'or "excel" for serial day numbers)',
@@ -556,117 +581,12 @@ class SourceReader:
             off = sum(c for reason, c in counts.items() if reason.startswith(("outside", "not")))
             if off >= 5 and off > counts.get("valid", 0):
                 raise InputError(
-                    f"{self.path}: column {self.spec.columns[name]!r} ({name}): {off} of "
+                    f"{self._file}: column {self.spec.columns[name]!r} ({name}): {off} of "
                     f"{off + counts.get('valid', 0)} answers are not numbers on the scale",
                     hint=f"map the column to the right field, or declare the scale "
                     f"(scales: {{{name}: [LOW, HIGH]}}) or text answers (values: {{{name}: "
                     "{...}}) under sources." + self.name,
                 )
-
-
-LEADING_NUMBER = r"^(\d{1,2})\s*(?:[-–—:=(]|$)"
-MONEY_NOISE = r"[^\d.,()+\-]"  # currency symbols and codes, spaces
-CLOCK = r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$"  # [HH:]MM:SS
-
-
-def to_numbers(
-    text: pd.Series, decimal: str = ".", thousands: str | None = None, kind: str = "number"
-) -> pd.Series:
-    """Numbers from text with the source's separators; money sheds currency symbols and codes
-    ("$1,234.50", "1.234,50 EUR", "(12.00)" = -12); durations accept [HH:]MM:SS as seconds."""
-    import pandas as pd
-
-    cleaned = text
-    thousands_given = thousands is not None
-    if kind == "money":
-        cleaned = cleaned.str.replace(MONEY_NOISE, "", regex=True)
-        negative = cleaned.str.startswith("(") & cleaned.str.endswith(")")
-        cleaned = cleaned.str.strip("()").where(~negative, "-" + cleaned.str.strip("()"))
-        thousands = thousands or ("," if decimal == "." else ".")
-    if thousands:
-        cleaned = cleaned.str.replace(thousands, "", regex=False)
-    if decimal != ".":
-        cleaned = cleaned.str.replace(decimal, ".", regex=False)
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
-    if kind == "money" and decimal == "." and not thousands_given:  # 1.5E+03 keeps its exponent
-        numbers = pd.to_numeric(text, errors="coerce").astype("float64").fillna(numbers)
-    numbers = numbers.where(numbers.abs() != float("inf"))  # 1e309, inf: not a number
-    if kind == "duration":
-        parts = text.str.extract(CLOCK)
-        clock = (
-            pd.to_numeric(parts[0], errors="coerce").fillna(0) * 3600
-            + pd.to_numeric(parts[1], errors="coerce") * 60
-            + pd.to_numeric(parts[2], errors="coerce")
-        )
-        numbers = numbers.fillna(clock)
-    return numbers
-
-
-OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
-EXCEL_EPOCH = "1899-12-30"
-EXCEL_DAYS = (20000, 80000)  # serial day numbers of 1954 .. 2119: plausible export dates
-
-
-def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | None) -> pd.Series:
-    """Parse date-times: ISO 8601 or `date_format` (or "excel" serial days), offsets to local.
-
-    Values with a UTC offset are converted to `timezone` (UTC when unset) and made naive, so a
-    file mixing offsets lands on one clock; values without one are taken as given. Unparseable
-    values become NaT. A format Python cannot use is a ConfigError.
-    """
-    import pandas as pd
-
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    if date_format and date_format.lower() == "excel":
-        return _excel_days(text, out)
-    fmt = date_format or "ISO8601"
-    aware = text.str.contains(OFFSET_PATTERN, regex=True, na=False)
-    try:
-        if (~aware).any():
-            out[~aware] = pd.to_datetime(text[~aware], format=fmt, errors="coerce")
-        if aware.any():
-            local = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
-            out[aware] = local.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
-    except ValueError as exc:
-        raise ConfigError(
-            f"date_format {fmt!r} cannot be used: {exc}",
-            hint='use strftime codes, e.g. "%d/%m/%Y %H:%M", or "excel"',
-        ) from None
-    if date_format is None and out.isna().any():  # Excel serial day numbers among ISO dates
-        out = out.where(out.notna(), _excel_days(text.where(out.isna()), out.copy()))
-    return out
-
-
-def _excel_days(text: pd.Series, out: pd.Series) -> pd.Series:
-    import pandas as pd
-
-    days = pd.to_numeric(text, errors="coerce")
-    plausible = days.between(*EXCEL_DAYS)
-    if plausible.any():
-        stamps = pd.Timestamp(EXCEL_EPOCH) + pd.to_timedelta(days[plausible], unit="D")
-        out[plausible] = stamps.dt.round("s")
-    return out
-
-
-TRUTH = {
-    "true": True,
-    "yes": True,
-    "y": True,
-    "t": True,
-    "1": True,
-    "false": False,
-    "no": False,
-    "n": False,
-    "f": False,
-    "0": False,
-}
-
-
-def _truth_as_count(text: pd.Series) -> pd.Series:
-    """true/yes -> "1", false/no -> "0"; other text (numbers) unchanged."""
-    words = text.str.strip().str.lower()
-    truth = words.map({k: "1" if v else "0" for k, v in TRUTH.items() if not k.isdigit()})
-    return truth.fillna(text)
 
 
 def _midnight(day: dt.date) -> Any:
@@ -702,14 +622,21 @@ def _evaluate(spec: FilterSpec, values: pd.Series) -> pd.Series:
     return ~hit if op in ("ne", "not_in") else hit
 
 
-def read_header(path: str, spec: SourceSpec) -> list[str]:
-    """The header of a source's file, for hints; empty when it cannot be read."""
+def read_header(path: str | Sequence[str], spec: SourceSpec) -> list[str]:
+    """The header of a source's (first) file, for hints; empty when it cannot be read."""
     try:
-        reader = SourceReader("?", spec, path, ())
-        _, header = reader._open()
-        reader._raw.close()
+        first = files.expand(path, "?")[0]
+        if files.is_parquet(first):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(first).names)
+        reader = SourceReader("?", spec, first, ())
+        opened, _, header = reader._open(first)
+        opened.close()
         return header
-    except (InputError, OSError):
+    except (InputError, ConfigError, OSError):
+        return []
+    except Exception:  # a hint is never worth a crash (e.g. a Parquet file that is not one)
         return []
 
 

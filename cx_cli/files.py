@@ -1,0 +1,234 @@
+"""Where a source's bytes come from: one file, a glob or a list of files, stdin, or a URL.
+
+A source's `path` may name several files (a year of monthly exports); they are read in sorted
+order as if they were one file. Compressed files (gzip, bzip2, zstd) are recognised by their
+first bytes, not their names, so stdin may be compressed too. `.parquet` files and folders of
+them are Parquet; anything else is CSV. URLs (`s3://...`, `memory://...`) are opened with fsspec,
+which the `dask` extra installs.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from cx_cli.errors import ConfigError, InputError
+
+COMPRESSION_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\x28\xb5\x2f\xfd": "zstd"}
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+GLOB_CHARS = "*?["
+READ_CHUNK = 1 << 20
+
+
+def is_url(path: str) -> bool:
+    return "://" in path
+
+
+def is_parquet(path: str) -> bool:
+    return path.lower().endswith(PARQUET_SUFFIXES)
+
+
+def display(path: str | Sequence[str]) -> str:
+    """A source's path as users wrote it: the glob or file, or the list joined."""
+    return path if isinstance(path, str) else ", ".join(path)
+
+
+def expand(path: str | Sequence[str], source: str) -> list[str]:
+    """The files a source's path names, in reading order: globs sorted, folders -> Parquet."""
+    items = [path] if isinstance(path, str) else list(path)
+    if not items:
+        raise InputError(f"source '{source}': the path list is empty", hint="name a file")
+    files: list[str] = []
+    for item in items:
+        if item == "-":
+            files.append(item)
+        elif is_url(item):
+            files.extend(_expand_url(item, source))
+        elif any(c in item for c in GLOB_CHARS):
+            matches = sorted(m for m in glob.glob(item, recursive=True) if os.path.isfile(m))
+            if not matches:
+                raise InputError(
+                    f"{item}: no files match (source '{source}')",
+                    hint="check the pattern; a relative pattern is relative to the config file",
+                )
+            files.extend(matches)
+        elif os.path.isdir(item):
+            files.extend(_parquet_in(item, source))
+        else:
+            files.append(item)
+    return files
+
+
+def _parquet_in(folder: str, source: str) -> list[str]:
+    found = sorted(str(p) for p in Path(folder).rglob("*") if is_parquet(p.name) and p.is_file())
+    if not found:
+        raise InputError(
+            f"{folder}: is a folder with no Parquet files in it (source '{source}')",
+            hint="name a file, a glob such as exports/*.csv, or a folder of .parquet files",
+        )
+    return found
+
+
+def _fsspec(url: str) -> Any:
+    try:
+        import fsspec
+    except ImportError:
+        raise ConfigError(
+            f"{url}: reading URLs needs fsspec",
+            hint="pip install 'cxkpi[dask]' (it brings fsspec); s3:// also needs s3fs, "
+            "gs:// gcsfs, abfs:// adlfs",
+        ) from None
+    return fsspec
+
+
+def _expand_url(url: str, source: str) -> list[str]:
+    fsspec = _fsspec(url)
+    try:
+        fs, _, paths = fsspec.get_fs_token_paths(url)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"{url}: cannot open ({exc}) (source '{source}')") from None
+    if any(c in url for c in GLOB_CHARS):
+        if not paths:
+            raise InputError(f"{url}: no files match (source '{source}')")
+        return [fs.unstrip_protocol(p) for p in sorted(paths)]
+    if fs.isdir(paths[0]):
+        found = sorted(p for p in fs.find(paths[0]) if is_parquet(p))
+        if not found:
+            raise InputError(f"{url}: is a folder with no Parquet files in it (source '{source}')")
+        return [fs.unstrip_protocol(p) for p in found]
+    return [url]
+
+
+def open_raw(path: str, source: str) -> IO[bytes]:
+    """The file's bytes as stored (stdin for `-`), or an InputError naming the file and fix."""
+    if path == "-":
+        return sys.stdin.buffer
+    where = f"source '{source}'"
+    if is_url(path):
+        try:
+            return _fsspec(path).open(path, "rb").open()  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            raise InputError(f"{path}: file not found ({where})") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot be read ({exc}) ({where})") from None
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: file not found ({where})",
+            hint="check the path; a relative path is relative to the config file, "
+            f"or pass --input {source}=PATH",
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file ({where})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}) ({where})") from None
+
+
+class HashingReader(io.RawIOBase):
+    """Passes a stream's bytes through, hashing and counting them (the file as stored)."""
+
+    def __init__(self, raw: IO[bytes], prefix: bytes = b"", tee: Any = None) -> None:
+        self._raw = raw
+        self._prefix = memoryview(prefix)
+        self.digest = hashlib.sha256(prefix)
+        self._tee = tee  # a second digest fed the same bytes (of several files together)
+        if tee is not None:
+            tee.update(prefix)
+        self.size = len(prefix)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self._prefix):
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._raw.read(len(buffer))
+        self.digest.update(data)
+        if self._tee is not None:
+            self._tee.update(data)
+        self.size += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
+        super().close()
+
+
+class Replay(io.RawIOBase):
+    """Serves already-peeked bytes, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self._head):
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@dataclass
+class Opened:
+    """A file opened for reading as text bytes: decompressed `stream`, hashed as stored."""
+
+    stream: Any
+    hashing: HashingReader
+    compression: str | None
+
+    def close(self) -> None:
+        self.hashing.close()
+
+
+def open_decompressed(path: str, source: str, tee: Any = None) -> Opened:
+    """The file's bytes, decompressed when its first bytes say gzip, bzip2 or zstd."""
+    raw = open_raw(path, source)
+    magic = raw.read(4)
+    hashing = HashingReader(raw, magic, tee)
+    codec = next((c for m, c in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
+    if codec is None:
+        return Opened(hashing, hashing, None)
+    import pyarrow as pa
+
+    return Opened(pa.CompressedInputStream(hashing, codec), hashing, codec)
+
+
+def read_head(stream: Any, size: int) -> bytes:
+    """Up to `size` bytes from the start of a stream (raw streams may return short reads)."""
+    parts: list[bytes] = []
+    wanted = size
+    while wanted > 0:
+        data = stream.read(wanted)
+        if not data:
+            break
+        parts.append(data)
+        wanted -= len(data)
+    return b"".join(parts)
+
+
+def hash_file(path: str, source: str, tee: Any = None) -> tuple[str, int]:
+    """sha256 and size of a file as stored (Parquet is read by range, so hashed apart)."""
+    with HashingReader(open_raw(path, source), tee=tee) as hashing:
+        while hashing.read(READ_CHUNK):
+            pass
+        return hashing.digest.hexdigest(), hashing.size
