@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from cx_cli.coerce import BLANK_TOKENS
 from cx_cli.config import RESERVED_SEGMENT_NAMES
 from cx_cli.errors import InputError
 from cx_cli.fields import SOURCE_KINDS
-from cx_cli.coerce import BLANK_TOKENS
 from cx_cli.sources import DELIMITERS, sniff_delimiter
 
 if TYPE_CHECKING:

@@ -170,9 +170,7 @@ class SourceReader:
     def _header_rows(self) -> int:
         return PRESET_HEADER_ROWS.get(self.spec.preset or "", self.spec.header_rows)
 
-    def _open(
-        self, path: str, tee: Any = None
-    ) -> tuple[files.Opened, files.Replay, list[str]]:
+    def _open(self, path: str, tee: Any = None) -> tuple[files.Opened, files.Replay, list[str]]:
         """Open one CSV file: encoding, delimiter and header from its first megabyte."""
         self._file = path
         opened = files.open_decompressed(path, self.name, tee)
@@ -343,8 +341,7 @@ class SourceReader:
             else f"the file is not valid {self.quality.encoding} throughout: set encoding "
             f"under sources.{self.name} (e.g. cp1252 or utf-16)"
             if "UTF8" in message or "decode" in message.lower()
-            else "check the delimiter, quoting and that every row has as many fields as "
-            "the header"
+            else "check the delimiter, quoting and that every row has as many fields as the header"
         )
         return InputError(
             f"{path}: cannot parse the CSV (source '{self.name}'): {message}", hint=hint
