@@ -213,13 +213,7 @@ def tally_source(
                 for c in additive
                 for k, v in c.definition.tally(current, c.options).items()
             }
-            table = pd.DataFrame(columns, index=current.index)
-            grouped = (
-                pd.concat([current[finest], table], axis=1)
-                .groupby(finest, observed=True, sort=False)
-                .sum()
-            )
-            partials.append(_plain_index(grouped))
+            partials.append(group_sums(current[finest], columns))
         if whole:
             kept.append(keyed)
     out: dict[int, dict[GroupSet, pd.DataFrame]] = {id(c): {} for c in choices}
@@ -241,6 +235,61 @@ def tally_source(
             for group_set in sets:
                 out[id(c)][group_set] = _tally_whole(mine, c, _keys(group_set), ctx)
     return out
+
+
+MAX_DENSE_GROUPS = 1 << 22
+
+
+def group_sums(keys: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
+    """Each column summed per combination of `keys` (observed combinations only).
+
+    Every key is turned into integer codes (segments already are: categoricals), the codes
+    into one group number, and each column is summed with `numpy.bincount`: one pass per
+    column, no hashing. Many combinations (e.g. agent x day) fall back to pandas' groupby.
+    """
+    import numpy as np
+    import pandas as pd
+
+    codes, labels = zip(*(_codes(keys[k]) for k in keys.columns), strict=True)
+    sizes = [len(values) for values in labels]
+    total = int(np.prod(sizes, dtype="float64"))
+    if not len(keys):
+        empty = [[] for _ in keys.columns]
+        index = pd.MultiIndex.from_arrays(empty, names=list(keys.columns))
+        return pd.DataFrame({name: [] for name in columns}, index=index, dtype="float64")
+    if total > MAX_DENSE_GROUPS:
+        table = pd.DataFrame(dict(columns), index=keys.index)
+        grouped = pd.concat([keys, table], axis=1).groupby(list(keys.columns), observed=True)
+        return _plain_index(grouped.sum())
+    group = np.zeros(len(keys), dtype="int64")
+    for code, size in zip(codes, sizes, strict=True):
+        group = group * size + code
+    present = np.bincount(group, minlength=total) > 0
+    sums = {
+        name: np.bincount(group, weights=_as_float(values), minlength=total)[present]
+        for name, values in columns.items()
+    }
+    where = np.unravel_index(np.flatnonzero(present), sizes)
+    index = pd.MultiIndex.from_arrays(
+        [labels[i][where[i]] for i in range(len(sizes))], names=list(keys.columns)
+    )
+    return pd.DataFrame(sums, index=index)
+
+
+def _codes(key: pd.Series) -> tuple[Any, Any]:
+    """Integer codes of a key column and the label of each code."""
+    import pandas as pd
+
+    if isinstance(key.dtype, pd.CategoricalDtype):
+        return key.cat.codes.to_numpy("int64"), key.cat.categories.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(key, use_na_sentinel=False)
+    return codes.astype("int64"), (uniques.to_numpy() if hasattr(uniques, "to_numpy") else uniques)
+
+
+def _as_float(values: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(values, dtype="float64")
 
 
 def _plain_index(table: pd.DataFrame) -> pd.DataFrame:

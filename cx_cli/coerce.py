@@ -295,12 +295,22 @@ def read_ids(column: pa.Array) -> pd.Series:
 
 
 def read_labels(column: pa.Array) -> pd.Series:
-    """Segment labels, trimmed, blanks as "(blank)", as a categorical (cheap to group by)."""
-    import pyarrow.compute as pc
+    """Segment labels, trimmed, blanks as "(blank)", as a categorical (cheap to group by).
 
-    trimmed = pc.utf8_trim_whitespace(as_text(column))
-    named = pc.fill_null(pc.not_equal(trimmed, ""), False)
-    return pc.if_else(named, trimmed, BLANK_LABEL).dictionary_encode().to_pandas()
+    The column is dictionary-encoded first, so trimming touches each distinct label once.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    labels = [
+        (text or "").strip() or BLANK_LABEL for text in as_text(encoded.dictionary).to_pylist()
+    ]
+    label_codes, uniques = pd.factorize(pd.Index([*labels, BLANK_LABEL], dtype=object))
+    indices = encoded.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)
+    codes = label_codes[indices] if len(indices) else np.zeros(0, dtype="int64")
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques)))
 
 
 def read_text(column: pa.Array) -> pd.Series:

@@ -161,6 +161,19 @@ class HashingReader(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def read(self, size: int = -1) -> bytes:
+        """Bytes straight from the stream (no copy through a buffer: Arrow reads this way)."""
+        if len(self._prefix):
+            data = bytes(self._prefix if size < 0 else self._prefix[:size])
+            self._prefix = self._prefix[len(data) :]
+            return data
+        data = self._raw.read(size)
+        self.digest.update(data)
+        if self._tee is not None:
+            self._tee.update(data)
+        self.size += len(data)
+        return data
+
     def close(self) -> None:
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
@@ -187,6 +200,13 @@ class Replay(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def read(self, size: int = -1) -> bytes:
+        if len(self._head):
+            data = bytes(self._head if size < 0 else self._head[:size])
+            self._head = self._head[len(data) :]
+            return data
+        return self._rest.read(size)  # type: ignore[no-any-return]
+
 
 @dataclass
 class Opened:
@@ -200,12 +220,26 @@ class Opened:
         self.hashing.close()
 
 
+def compression_of(magic: bytes) -> str | None:
+    """gzip, bz2 or zstd when a file's first four bytes say so, else None."""
+    if magic.startswith(b"BZh") and magic[3:4] not in b"123456789":
+        return None  # "BZh" then a block size digit
+    return next((c for m, c in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
+
+
+def decompression_error(path: str, source: str, codec: str, exc: Exception) -> InputError:
+    return InputError(
+        f"{path}: cannot decompress it as {codec} (source '{source}'): {exc}",
+        hint="the file looks compressed but is damaged or truncated: copy or export it again",
+    )
+
+
 def open_decompressed(path: str, source: str, tee: Any = None) -> Opened:
     """The file's bytes, decompressed when its first bytes say gzip, bzip2 or zstd."""
     raw = open_raw(path, source)
     magic = raw.read(4)
     hashing = HashingReader(raw, magic, tee)
-    codec = next((c for m, c in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
+    codec = compression_of(magic)
     if codec is None:
         return Opened(hashing, hashing, None)
     import pyarrow as pa

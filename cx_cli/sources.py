@@ -174,7 +174,13 @@ class SourceReader:
         """Open one CSV file: encoding, delimiter and header from its first megabyte."""
         self._file = path
         opened = files.open_decompressed(path, self.name, tee)
-        head = files.read_head(opened.stream, HEAD_BYTES)
+        try:
+            head = files.read_head(opened.stream, HEAD_BYTES)
+        except OSError as exc:
+            opened.close()
+            raise files.decompression_error(
+                path, self.name, opened.compression or "", exc
+            ) from None
         if not head.strip():
             opened.close()
             raise InputError(
@@ -328,6 +334,10 @@ class SourceReader:
             if self._first_bad_row is not None:
                 raise self._ragged_error() from None
             raise self._parse_error(path, exc) from None
+        except OSError as exc:
+            if opened.compression is None:
+                raise InputError(f"{path}: cannot be read ({exc}) (source '{self.name}')") from None
+            raise files.decompression_error(path, self.name, opened.compression, exc) from None
         finally:
             opened.close()
         self._bytes_done = done + opened.hashing.size
@@ -385,8 +395,11 @@ class SourceReader:
         self._pending.append((name, reason, mask))
 
     def _flush_notes(self, keep: np.ndarray) -> None:
+        every = bool(keep.all())
         for name, reason, mask in self._pending:
-            self.quality.count_field(name, reason, int((mask & keep).sum()))
+            self.quality.count_field(
+                name, reason, int(mask.sum() if every else (mask & keep).sum())
+            )
         self._pending = []
 
     def _bad_row(self, row: Any) -> str:
@@ -439,14 +452,16 @@ class SourceReader:
 
         self.quality.rows_read += batch.num_rows
         columns = dict(zip(batch.schema.names, batch.columns, strict=True))
-        out = pd.DataFrame(index=pd.RangeIndex(batch.num_rows))
-        for name in self.wanted:
-            out[name] = self._coerce(name, coerce.as_array(columns[self.spec.columns[name]]))
+        values = {
+            name: self._coerce(name, coerce.as_array(columns[self.spec.columns[name]]))
+            for name in self.wanted
+        }
         for name, (left, right) in self.derived.items():
-            out[name] = out[left] * out[right]
+            values[name] = values[left] * values[right]
         for name in self.segments:
-            labels = coerce.read_labels(coerce.as_array(columns[self.spec.segments[name]]))
-            out[SEGMENT_PREFIX + name] = labels
+            column = coerce.as_array(columns[self.spec.segments[name]])
+            values[SEGMENT_PREFIX + name] = coerce.read_labels(column)
+        out = pd.DataFrame(values, index=pd.RangeIndex(batch.num_rows))
         keep = np.ones(batch.num_rows, dtype=bool)
         if "order_id" in out:  # a line without an order id belongs to no order
             keep = self._drop(keep, out["order_id"].notna(), "order_id blank")
@@ -529,18 +544,21 @@ class SourceReader:
             self.spec.values.get(name),
             leading=kind.type == "score" and name == "nps",
         )
-        missing = numbers.isna().to_numpy()
+        import numpy as np
+        import pandas as pd
+
+        values = numbers.to_numpy()
+        missing = np.isnan(values)
         self._note(name, "blank", blank)
         self._note(name, "not a number", missing & ~blank)
         if kind.type != "score":
             self._note(name, "valid", ~missing)
             return numbers
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
-        on_scale = numbers.between(low, high) & (numbers == numbers.round())
-        self._note(name, f"outside the {low}-{high} scale", ~missing & ~on_scale.to_numpy())
-        valid = numbers.where(on_scale)
-        self._note(name, "valid", valid.notna())
-        return valid
+        on_scale = (values >= low) & (values <= high) & (values == np.round(values))
+        self._note(name, f"outside the {low}-{high} scale", ~missing & ~on_scale)
+        self._note(name, "valid", on_scale)
+        return pd.Series(np.where(on_scale, values, np.nan))
 
     def _timestamp(self, name: str, column: pa.Array) -> pd.Series:
         """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""
