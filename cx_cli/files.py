@@ -135,13 +135,10 @@ def open_raw(path: str, source: str) -> IO[bytes]:
 class HashingReader(io.RawIOBase):
     """Passes a stream's bytes through, hashing and counting them (the file as stored)."""
 
-    def __init__(self, raw: IO[bytes], prefix: bytes = b"", tee: Any = None) -> None:
+    def __init__(self, raw: IO[bytes], prefix: bytes = b"") -> None:
         self._raw = raw
         self._prefix = memoryview(prefix)
         self.digest = hashlib.sha256(prefix)
-        self._tee = tee  # a second digest fed the same bytes (of several files together)
-        if tee is not None:
-            tee.update(prefix)
         self.size = len(prefix)
 
     def readable(self) -> bool:
@@ -155,8 +152,6 @@ class HashingReader(io.RawIOBase):
             return n
         data = self._raw.read(len(buffer))
         self.digest.update(data)
-        if self._tee is not None:
-            self._tee.update(data)
         self.size += len(data)
         buffer[: len(data)] = data
         return len(data)
@@ -169,8 +164,6 @@ class HashingReader(io.RawIOBase):
             return data
         data = self._raw.read(size)
         self.digest.update(data)
-        if self._tee is not None:
-            self._tee.update(data)
         self.size += len(data)
         return data
 
@@ -234,11 +227,11 @@ def decompression_error(path: str, source: str, codec: str, exc: Exception) -> I
     )
 
 
-def open_decompressed(path: str, source: str, tee: Any = None) -> Opened:
+def open_decompressed(path: str, source: str) -> Opened:
     """The file's bytes, decompressed when its first bytes say gzip, bzip2 or zstd."""
     raw = open_raw(path, source)
     magic = raw.read(4)
-    hashing = HashingReader(raw, magic, tee)
+    hashing = HashingReader(raw, magic)
     codec = compression_of(magic)
     if codec is None:
         return Opened(hashing, hashing, None)
@@ -260,9 +253,9 @@ def read_head(stream: Any, size: int) -> bytes:
     return b"".join(parts)
 
 
-def hash_file(path: str, source: str, tee: Any = None) -> tuple[str, int]:
+def hash_file(path: str, source: str) -> tuple[str, int]:
     """sha256 and size of a file as stored (Parquet is read by range, so hashed apart)."""
-    with HashingReader(open_raw(path, source), tee=tee) as hashing:
+    with HashingReader(open_raw(path, source)) as hashing:
         while hashing.read(READ_CHUNK):
             pass
         return hashing.digest.hexdigest(), hashing.size
