@@ -89,7 +89,7 @@ class SourceSpec(_Strict):
     """One input file: its kind, where it is, and how its columns map onto logical fields."""
 
     kind: Literal["responses", "tickets", "orders", "subscriptions", "sessions", "spend"]
-    path: str
+    path: str | list[str] = Field(min_length=1)  # a file, glob, folder of Parquet, URL; or a list
     columns: dict[str, str]
     segments: dict[str, str] = {}
     filters: list[FilterSpec] = []
@@ -233,12 +233,18 @@ class Config:
     kpis: tuple[KpiChoice, ...]
     report: ReportSpec
 
-    def source_path(self, name: str) -> str:
-        """The source's path; `-` for stdin, else absolute (relative to the config file)."""
+    def source_path(self, name: str) -> str | list[str]:
+        """The source's path or paths: `-` for stdin, URLs as given, files and globs made
+        absolute (relative to the config file)."""
         raw = self.sources[name].path
-        if raw == "-" or self.path is None:
-            return raw
-        return str((self.path.parent / raw).resolve()) if not Path(raw).is_absolute() else raw
+        if isinstance(raw, list):
+            return [self._absolute(item) for item in raw]
+        return self._absolute(raw)
+
+    def _absolute(self, path: str) -> str:
+        if path == "-" or "://" in path or self.path is None or Path(path).is_absolute():
+            return path
+        return str((self.path.parent / path).resolve())
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -441,12 +447,13 @@ def _check_fields(
 
 def _header_of(spec: SourceSpec, folder: Path | None) -> list[str]:
     """The source file's header for a hint; empty when it cannot be read (or is stdin)."""
-    if spec.path == "-":
-        return []
     from cx_cli.sources import read_header
 
-    path = Path(spec.path) if folder is None else folder / spec.path
-    return read_header(str(path), spec)
+    paths = spec.path if isinstance(spec.path, list) else [spec.path]
+    if paths[0] == "-" or "://" in paths[0]:
+        return []
+    first = Path(paths[0]) if folder is None else folder / paths[0]
+    return read_header(str(first), spec)
 
 
 def _pick_source(
