@@ -196,37 +196,77 @@ def tally_source(
     reader: SourceReader, choices: Sequence[KpiChoice], settings: Settings
 ) -> dict[int, dict[GroupSet, pd.DataFrame]]:
     """Summed tally statistics per KPI choice and group set, reading the source once."""
-    import pandas as pd
+    return settle_scan(scan(staged(reader), reader, choices, settings), reader, choices, settings)
 
-    sets = group_sets(settings)
+
+@dataclass
+class Scan:
+    """One pass over (part of) a source: the additive KPIs' sums at the finest grain, with
+    columns `<position of the KPI>|<statistic>`, and the rows the whole-rows KPIs keep."""
+
+    sums: pd.DataFrame | None
+    kept: list[pd.DataFrame]
+
+
+def scan(
+    frames: Iterable[pd.DataFrame],
+    reader: SourceReader,
+    choices: Sequence[KpiChoice],
+    settings: Settings,
+) -> Scan:
+    """Tally clean frames: one group-sum per frame for the additive KPIs, rows kept for the
+    others. Frames may be a whole source or one of its files (summing scans is exact)."""
     finest = _keys((bool(settings.period), settings.by))
-    additive = [c for c in choices if not c.definition.needs_all_rows(c.options)]
-    whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
+    additive = [(i, c) for i, c in enumerate(choices) if not c.definition.needs_all_rows(c.options)]
+    whole = len(additive) < len(choices)
     partials: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
-    for frame in staged(reader):
+    for frame in frames:
         keyed = _with_keys(frame, reader.time_field, settings.period)
         current = keyed[keyed[IN_WINDOW]] if IN_WINDOW in keyed else keyed
         if additive:
             columns = {
-                f"{id(c)}|{k}": v
-                for c in additive
+                f"{i}|{k}": v
+                for i, c in additive
                 for k, v in c.definition.tally(current, c.options).items()
             }
             partials.append(group_sums(current[finest], columns))
         if whole:
             kept.append(keyed)
+    return Scan(merge_sums(partials, finest), kept)
+
+
+def merge_sums(partials: Sequence[pd.DataFrame | None], finest: list[str]) -> pd.DataFrame | None:
+    """Group sums of several frames (or files) added up per group."""
+    import pandas as pd
+
+    present = [p for p in partials if p is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return pd.concat(present).groupby(level=finest, observed=True).sum()
+
+
+def settle_scan(
+    found: Scan, reader: SourceReader, choices: Sequence[KpiChoice], settings: Settings
+) -> dict[int, dict[GroupSet, pd.DataFrame]]:
+    """Every group set's sums per KPI choice: additive ones rolled up from the finest grain,
+    whole-rows ones tallied from the kept rows."""
+    import pandas as pd
+
+    sets = group_sets(settings)
     out: dict[int, dict[GroupSet, pd.DataFrame]] = {id(c): {} for c in choices}
-    if partials:
-        merged = pd.concat(partials).groupby(level=finest, observed=True).sum()
+    if found.sums is not None:
         for group_set in sets:
-            rolled = merged.groupby(level=_keys(group_set), observed=True).sum()
-            for c in additive:
-                prefix = f"{id(c)}|"
+            rolled = found.sums.groupby(level=_keys(group_set), observed=True).sum()
+            for i, c in enumerate(choices):
+                prefix = f"{i}|"
                 part = rolled[[k for k in rolled.columns if k.startswith(prefix)]]
                 out[id(c)][group_set] = part.rename(columns=lambda k: k.split("|", 1)[1])
+    whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
     if whole:
-        rows = pd.concat(kept) if kept else None
+        rows = pd.concat(found.kept) if found.kept else None
         ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
         for c in whole:
             mine = rows

@@ -252,13 +252,43 @@ class SourceReader:
 
     def batches(self) -> Iterator[pd.DataFrame]:
         """Clean frames of logical fields, one per block of each file, files in order."""
-        paths = files.expand(self.path, self.name)
-        for path in paths:
-            raw = self._parquet_batches(path) if files.is_parquet(path) else self._csv_batches(path)
-            for batch in raw:
-                yield self._clean(batch)
-                if self.progress:
-                    self.progress(self.quality.rows_read, self._bytes_done)
+        for path in self.paths():
+            yield from self.file_batches(path)
+        self.finish()
+
+    def paths(self) -> list[str]:
+        """The files this source's path names, in reading order."""
+        return files.expand(self.path, self.name)
+
+    def file_batches(self, path: str) -> Iterator[pd.DataFrame]:
+        """Clean frames of one of the source's files (`finish` checks the whole source)."""
+        raw = self._parquet_batches(path) if files.is_parquet(path) else self._csv_batches(path)
+        for batch in raw:
+            yield self._clean(batch)
+            if self.progress:
+                self.progress(self.quality.rows_read, self._bytes_done)
+
+    def absorb(self, other: SourceReader) -> None:
+        """Add the row accounting of a reader of one of this source's files (the Dask engine
+        reads files apart, then checks the whole source once, as the pandas engine does)."""
+        q, o = self.quality, other.quality
+        q.rows_read += o.rows_read
+        q.rows_dropped.update(o.rows_dropped)
+        q.rows_history_only += o.rows_history_only
+        for name, counts in o.fields.items():
+            q.fields.setdefault(name, Counter()).update(counts)
+        q.files.extend(o.files)
+        if len(q.files) == len(o.files):  # the first file says how the source was read
+            q.encoding, q.encoding_detected = o.encoding, o.encoding_detected
+            q.delimiter, q.header_rows, q.columns = o.delimiter, o.header_rows, o.columns
+        for name, counts in other._all_counts.items():
+            self._all_counts.setdefault(name, Counter()).update(counts)
+        for name, example in other._bad_example.items():
+            self._bad_example.setdefault(name, example)
+        self._skipped_rows += other._skipped_rows
+
+    def finish(self) -> None:
+        """Checks over the whole source, once every file is read: rows, scales, dates."""
         self._file = files.display(self.path)
         if self._skipped_rows and self.quality.rows_read == 0:
             raise InputError(
