@@ -8,9 +8,10 @@ the columns they need and are tallied per group set at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,9 @@ class RunOptions:
     min_n: int | None = None
     suppress_low_sample: bool | None = None
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    engine: str = "pandas"  # or "dask": each file a Dask task (cx_cli.dask_engine)
+    scheduler: str | None = None  # Dask: a dask.distributed address or a local scheduler name
+    progress: Callable[[str], Callable[[int, int], None] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,26 +142,12 @@ def run(config: Config, **overrides: Any) -> Report:
     sums: dict[int, dict[GroupSet, pd.DataFrame]] = {}
     inputs: list[InputSummary] = []
     scheduled = [leaf for choice in choices for leaf in leaves(choice)]
-    for source in dict.fromkeys(leaf.source for leaf in scheduled):
-        mine = [leaf for leaf in scheduled if leaf.source == source]
-        spec = config.sources[source]
-        reader = SourceReader(
-            source,
-            spec,
-            options.inputs.get(source) or config.source_path(source),
-            tuple(f for c in mine for f in c.definition.required_fields(c.options, spec.kind)),
-            settings.by,
-            Window(settings.since, settings.until),
-            options.batch_bytes,
-            keep_history=any(c.definition.needs_history(c.options) for c in mine),
-        )
-        if settings.period and reader.time_field is None:
-            raise ConfigError(
-                f"--period {settings.period}: source '{source}' maps no date field",
-                hint="map its timestamp column under columns, or use --period none",
-            )
-        sums.update(tally_source(reader, mine, settings))
-        inputs.append(input_summary(reader))
+    with engine(options) as tally:
+        for source in dict.fromkeys(leaf.source for leaf in scheduled):
+            mine = [leaf for leaf in scheduled if leaf.source == source]
+            reader = _reader(config, source, mine, settings, options)
+            sums.update(tally(reader, mine, settings))
+            inputs.append(input_summary(reader))
     results: list[Result] = []
     for choice in choices:
         table = join_parts(choice, sums, settings) if choice.parts else sums[id(choice)]
@@ -173,6 +163,50 @@ def run(config: Config, **overrides: Any) -> Report:
         config_sha256=config.sha256,
         warnings=tuple(_warnings(inputs)),
     )
+
+
+@contextlib.contextmanager
+def engine(options: RunOptions) -> Iterator[Callable[..., dict[int, dict[GroupSet, pd.DataFrame]]]]:
+    """The tally function of the chosen engine, with its Dask scheduler connected if any."""
+    from cx_cli.dask_engine import check_engine
+
+    check_engine(options.engine)
+    if options.engine == "pandas":
+        yield tally_source
+        return
+    from cx_cli import dask_engine
+
+    with dask_engine.connected(options.scheduler) as compute:
+        yield lambda reader, choices, settings: dask_engine.tally_source(
+            reader, choices, settings, compute
+        )
+
+
+def _reader(
+    config: Config,
+    source: str,
+    mine: Sequence[KpiChoice],
+    settings: Settings,
+    options: RunOptions,
+) -> SourceReader:
+    spec = config.sources[source]
+    reader = SourceReader(
+        source,
+        spec,
+        options.inputs.get(source) or config.source_path(source),
+        tuple(f for c in mine for f in c.definition.required_fields(c.options, spec.kind)),
+        settings.by,
+        Window(settings.since, settings.until),
+        options.batch_bytes,
+        keep_history=any(c.definition.needs_history(c.options) for c in mine),
+        progress=options.progress(source) if options.progress else None,
+    )
+    if settings.period and reader.time_field is None:
+        raise ConfigError(
+            f"--period {settings.period}: source '{source}' maps no date field",
+            hint="map its timestamp column under columns, or use --period none",
+        )
+    return reader
 
 
 # -- tallying ----------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ app = typer.Typer(
 )
 
 
+class Engine(StrEnum):
+    pandas = "pandas"
+    dask = "dask"
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -195,7 +200,25 @@ def report(
     fail_on_miss: Annotated[
         bool, typer.Option("--fail-on-miss", help="Exit 3 when a checked row misses its target.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No warnings on stderr.")] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="pandas (one machine, streaming) or dask (each file a Dask task; "
+            "pip install 'cxkpi[dask]').",
+        ),
+    ] = Engine.pandas,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="With --engine dask: a dask.distributed address (tcp://host:8786; default "
+            "$DASK_SCHEDULER_ADDRESS, else a local cluster), or synchronous/threads/processes.",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No warnings or progress bar on stderr.")
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Row accounting on stderr.")
     ] = False,
@@ -207,19 +230,26 @@ def report(
     """
     from cx_cli import load_config, render, run
     from cx_cli.output import write_output
+    from cx_cli.progress import ReadProgress, wanted
 
-    result = run(
-        load_config(_config_path(config)),
-        kpis=_split(kpi),
-        by=_split(by),
-        period=period,
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
-        inputs=_inputs(inputs),
-        confidence=confidence,
-        min_n=min_n,
-        suppress_low_sample=suppress_low_sample or None,
-    )
+    if scheduler and engine is not Engine.dask:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask")
+    with ReadProgress(wanted(quiet, sys.stderr)) as bar:
+        result = run(
+            load_config(_config_path(config)),
+            engine=engine.value,
+            scheduler=scheduler,
+            progress=bar.for_source,
+            kpis=_split(kpi),
+            by=_split(by),
+            period=period,
+            since=_date(since, "--since"),
+            until=_date(until, "--until"),
+            inputs=_inputs(inputs),
+            confidence=confidence,
+            min_n=min_n,
+            suppress_low_sample=suppress_low_sample or None,
+        )
     to_terminal = output == "-" and sys.stdout.isatty()
     text = (
         render(

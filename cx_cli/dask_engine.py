@@ -1,0 +1,213 @@
+"""The Dask engine (`--engine dask`): a source's files are read and tallied as Dask tasks.
+
+Each file is one partition, read on a worker by the same streaming reader and tallied by the
+same KPI definitions as in the pandas engine; Dask adds the partitions' sums pairwise, in file
+order, so the figures equal the pandas engine's. What is not a sum is made one first, exactly
+as the pandas engine does it over one stream:
+- line items are folded into orders per file on the workers; the folded files are merged in
+  file order (an order may straddle two files) and tallied on the client;
+- repeated ids (`dedupe:`) are found in a first pass that collects each file's ids, so each
+  file then drops the ids an earlier file had;
+- whole-row KPIs (per-customer histories, medians) get their kept columns back on the client.
+Files are the unit of parallelism: split a big export into several files (or Parquet parts)
+to spread it over a cluster. Paths may be fsspec URLs (s3://, gs://, abfs://, memory://, ...),
+which the workers open themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cx_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cx_cli.analysis import GroupSet, Scan, Settings
+    from cx_cli.config import KpiChoice
+    from cx_cli.sources import SourceReader
+
+INSTALL = "pip install 'cxkpi[dask]'"
+LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
+ENGINES = ("pandas", "dask")
+
+Compute = Callable[..., tuple[Any, ...]]
+
+
+def check_engine(engine: str) -> None:
+    """An unknown engine, or the Dask engine without its extra, is a usage error (exit 2)."""
+    if engine not in ENGINES:
+        raise UsageError(
+            f"--engine {engine}: unknown engine", hint=f"use one of: {', '.join(ENGINES)}"
+        )
+    if engine == "dask":
+        try:
+            import dask  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "--engine dask needs the dask extra, which is not installed",
+                hint=f"install it: {INSTALL}",
+            ) from None
+
+
+@contextlib.contextmanager
+def connected(address: str | None) -> Iterator[Compute]:
+    """`dask.compute` on the chosen scheduler: a dask.distributed address (--scheduler or
+    DASK_SCHEDULER_ADDRESS), one of Dask's local schedulers by name, or else a LocalCluster
+    started for this run and closed after it."""
+    import dask
+
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if address in LOCAL_SCHEDULERS:
+        yield lambda *graphs: dask.compute(*graphs, scheduler=address)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError(
+            "--engine dask needs dask.distributed for a cluster, which is not installed",
+            hint=f"install it: {INSTALL}; or pass --scheduler synchronous, threads or processes",
+        ) from None
+    with contextlib.ExitStack() as stack:
+        if address:
+            try:
+                client = stack.enter_context(Client(address, timeout="10s"))
+            except (OSError, TimeoutError) as exc:
+                raise UsageError(
+                    f"--scheduler {address}: cannot connect to a Dask scheduler ({exc})",
+                    hint="check the address (tcp://HOST:8786), or leave --scheduler out to "
+                    "start a local cluster",
+                ) from None
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    threads_per_worker=1,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        yield lambda *graphs: dask.compute(*graphs, scheduler=client.get)
+
+
+def tally_source(
+    reader: SourceReader,
+    choices: Sequence[KpiChoice],
+    settings: Settings,
+    compute: Compute,
+) -> dict[int, dict[GroupSet, pd.DataFrame]]:
+    """The pandas engine's `tally_source`, with each file read and tallied as a Dask task."""
+    from dask import delayed
+
+    from cx_cli.analysis import Scan, scan, settle_scan
+
+    paths = reader.paths()
+    seen: list[set[str]] = [set() for _ in paths]
+    if reader.spec.dedupe:
+        (ids,) = compute([delayed(_file_ids)(reader, path) for path in paths])
+        seen = _earlier_ids(ids)
+    orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
+    task = _file_orders if orders else _file_scan
+    parts = [
+        delayed(task)(reader, path, choices, settings, ids)
+        for path, ids in zip(paths, seen, strict=True)
+    ]
+    (found, accounting) = compute(_pairwise(parts, orders))[0]
+    reader.absorb(accounting)
+    reader.finish()
+    if orders:
+        found = scan([found], reader, choices, settings)
+    assert isinstance(found, Scan)
+    return settle_scan(found, reader, choices, settings)
+
+
+def _file_reader(reader: SourceReader, ids: set[str] | None = None) -> SourceReader:
+    """A fresh reader of the same source, for one file (its own row accounting)."""
+    fresh = dataclasses.replace(reader, progress=None)
+    fresh._seen_ids = set(ids or ())
+    return fresh
+
+
+def _lean(reader: SourceReader) -> SourceReader:
+    """The reader without what a task need not send back (ids seen, the last batch's masks)."""
+    reader._seen_ids = set()
+    reader._pending = []
+    for name in ("_time_blank", "_in_window"):
+        reader.__dict__.pop(name, None)
+    return reader
+
+
+def _file_ids(reader: SourceReader, path: str) -> set[str]:
+    """First pass for `dedupe`: the ids of the rows a file would keep, repeats aside."""
+    mine = _file_reader(reader)
+    for _ in mine.file_batches(path):
+        pass
+    return mine._seen_ids
+
+
+def _earlier_ids(ids: Sequence[set[str]]) -> list[set[str]]:
+    """For each file, its ids that an earlier file already had (those rows are repeats)."""
+    before: set[str] = set()
+    earlier = []
+    for mine in ids:
+        earlier.append(mine & before)
+        before |= mine
+    return earlier
+
+
+def _file_scan(
+    reader: SourceReader, path: str, choices: Sequence[KpiChoice], settings: Settings, ids: set[str]
+) -> tuple[Scan, SourceReader]:
+    from cx_cli.analysis import scan
+
+    mine = _file_reader(reader, ids)
+    found = scan(mine.file_batches(path), mine, choices, settings)
+    return found, _lean(mine)
+
+
+def _file_orders(
+    reader: SourceReader, path: str, choices: Sequence[KpiChoice], settings: Settings, ids: set[str]
+) -> tuple[pd.DataFrame, SourceReader]:
+    from cx_cli.stages import merge_orders, reduce_orders
+
+    mine = _file_reader(reader, ids)
+    total = reader.spec.order_total
+    folded = merge_orders([reduce_orders(f, total) for f in mine.file_batches(path)], total)
+    return folded, _lean(mine)
+
+
+def _pairwise(parts: list[Any], orders: bool) -> Any:
+    """Add neighbouring files' results until one is left: a tree of Dask tasks, file order
+    kept (first values and row order are those of one stream)."""
+    from dask import delayed
+
+    add = delayed(_add_orders if orders else _add_scans)
+    while len(parts) > 1:
+        pairs = [add(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
+
+
+def _add_scans(a: tuple[Scan, SourceReader], b: tuple[Scan, SourceReader]) -> Any:
+    from cx_cli.analysis import Scan, merge_sums
+
+    (first, first_reader), (second, second_reader) = a, b
+    levels = first.sums.index.names if first.sums is not None else None
+    levels = levels or (second.sums.index.names if second.sums is not None else [])
+    sums = merge_sums([first.sums, second.sums], list(levels))
+    first_reader.absorb(second_reader)
+    return Scan(sums, first.kept + second.kept), first_reader
+
+
+def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
+    from cx_cli.stages import merge_orders
+
+    (first, first_reader), (second, second_reader) = a, b
+    first_reader.absorb(second_reader)
+    total = first_reader.spec.order_total
+    return merge_orders([f for f in (first, second) if len(f.columns)], total), first_reader

@@ -1,0 +1,92 @@
+"""A progress bar on stderr for long reads: rows read, bytes, rate. Terminals only.
+
+The bar appears only once a source has been reading for `delay` seconds (about two), so quick
+runs print nothing; in cron, pipes and with `-q` there is no bar at all. It goes to stderr,
+never stdout, and vanishes when the read ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+DELAY_SECONDS = 2.0
+
+Update = Callable[[int, int], None]
+
+
+class ReadProgress:
+    """Hands each source a callback `(rows, bytes)`; draws a bar once a read is slow."""
+
+    def __init__(
+        self,
+        enabled: bool,
+        *,
+        delay: float = DELAY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        file: IO[str] | None = None,
+    ) -> None:
+        self.enabled = enabled
+        self.delay = delay
+        self.clock = clock
+        self.file = file
+        self._bar: Any = None
+
+    def __enter__(self) -> ReadProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def for_source(self, source: str, total_bytes: int | None = None) -> Update | None:
+        """The callback for one source's reader, or None when no bar may be drawn."""
+        if not self.enabled:
+            return None
+        started = self.clock()
+        task: Any = None
+
+        def update(rows: int, done: int) -> None:
+            nonlocal task
+            if task is None:
+                if self.clock() - started < self.delay:
+                    return
+                task = self._progress().add_task(source, total=total_bytes, rows=rows)
+            self._bar.update(task, completed=done, rows=rows)
+
+        return update
+
+    def _progress(self) -> Any:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TransferSpeedColumn,
+            )
+
+            console = Console(file=self.file, stderr=self.file is None)
+            self._bar = Progress(
+                TextColumn("reading [bold]{task.description}[/]"),
+                BarColumn(),
+                TextColumn("{task.fields[rows]:,} rows"),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            self._bar.start()
+        return self._bar
+
+
+def wanted(quiet: bool, stream: IO[str]) -> bool:
+    """A bar only on an interactive terminal, never with -q or TERM=dumb."""
+    import os
+
+    return not quiet and stream.isatty() and os.environ.get("TERM") != "dumb"
