@@ -49,7 +49,8 @@ class RunOptions:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     engine: str = "pandas"  # or "dask": each file a Dask task (cx_cli.dask_engine)
     scheduler: str | None = None  # Dask: a dask.distributed address or a local scheduler name
-    progress: Callable[[str], Callable[[int, int], None] | None] | None = None
+    # source name -> a callback (rows, bytes, total bytes) for a progress bar, or None
+    progress: Callable[[str], Callable[[int, int, int | None], None] | None] | None = None
 
 
 @dataclass(frozen=True)

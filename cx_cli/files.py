@@ -27,6 +27,16 @@ GLOB_CHARS = "*?["
 READ_CHUNK = 1 << 20
 
 
+def total_size(paths: Sequence[str]) -> int | None:
+    """Bytes of all the files as stored, or None when one is stdin or a URL."""
+    if any(p == "-" or is_url(p) for p in paths):
+        return None
+    try:
+        return sum(os.path.getsize(p) for p in paths)
+    except OSError:
+        return None
+
+
 def is_url(path: str) -> bool:
     return "://" in path
 

@@ -13,11 +13,12 @@ from typing import IO, Any
 
 DELAY_SECONDS = 2.0
 
-Update = Callable[[int, int], None]
+Update = Callable[[int, int, "int | None"], None]
 
 
 class ReadProgress:
-    """Hands each source a callback `(rows, bytes)`; draws a bar once a read is slow."""
+    """Hands each source a callback `(rows, bytes, total bytes)`; draws a bar once a read
+    is slow."""
 
     def __init__(
         self,
@@ -41,19 +42,19 @@ class ReadProgress:
             self._bar.stop()
             self._bar = None
 
-    def for_source(self, source: str, total_bytes: int | None = None) -> Update | None:
+    def for_source(self, source: str) -> Update | None:
         """The callback for one source's reader, or None when no bar may be drawn."""
         if not self.enabled:
             return None
         started = self.clock()
         task: Any = None
 
-        def update(rows: int, done: int) -> None:
+        def update(rows: int, done: int, total: int | None) -> None:
             nonlocal task
             if task is None:
                 if self.clock() - started < self.delay:
                     return
-                task = self._progress().add_task(source, total=total_bytes, rows=rows)
+                task = self._progress().add_task(source, total=total, rows=rows)
             self._bar.update(task, completed=done, rows=rows)
 
         return update

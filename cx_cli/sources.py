@@ -126,7 +126,7 @@ class SourceReader:
     """Streams one source (one or many files) as clean frames of logical fields.
 
     `quality` is filled as it goes. `progress`, when given, is called after each batch with the
-    rows and bytes read so far.
+    rows and bytes read so far and the bytes to read (None when unknown: stdin, URLs).
     """
 
     name: str
@@ -137,7 +137,7 @@ class SourceReader:
     window: Window = dataclasses.field(default_factory=Window)
     batch_bytes: int = DEFAULT_BATCH_BYTES
     keep_history: bool = False
-    progress: Callable[[int, int], None] | None = None
+    progress: Callable[[int, int, int | None], None] | None = None
     quality: SourceQuality = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -168,6 +168,7 @@ class SourceReader:
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
         self._bytes_done = 0
+        self._total_bytes: int | None = None
         self._all_counts: dict[str, Counter[str]] = {}
         self._pending: list[tuple[str, str, np.ndarray]] = []
 
@@ -252,7 +253,9 @@ class SourceReader:
 
     def batches(self) -> Iterator[pd.DataFrame]:
         """Clean frames of logical fields, one per block of each file, files in order."""
-        for path in self.paths():
+        paths = self.paths()
+        self._total_bytes = files.total_size(paths)
+        for path in paths:
             yield from self.file_batches(path)
         self.finish()
 
@@ -266,7 +269,7 @@ class SourceReader:
         for batch in raw:
             yield self._clean(batch)
             if self.progress:
-                self.progress(self.quality.rows_read, self._bytes_done)
+                self.progress(self.quality.rows_read, self._bytes_done, self._total_bytes)
 
     def absorb(self, other: SourceReader) -> None:
         """Add the row accounting of a reader of one of this source's files (the Dask engine

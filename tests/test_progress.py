@@ -1,0 +1,74 @@
+"""The read progress bar: only on a terminal, only once a read has taken about two seconds."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cx_cli.cli import app
+from cx_cli.progress import ReadProgress, wanted
+from tests.conftest import survey_config, write_config
+
+
+class FakeClock:
+    """A clock the test moves by hand, so no test depends on real time."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_bar_appears_only_after_the_delay_and_shows_rows_and_bytes() -> None:
+    clock, screen = FakeClock(), Terminal()
+    with ReadProgress(True, clock=clock, file=screen) as bar:
+        update = bar.for_source("surveys")
+        assert update is not None
+        update(1_000, 50_000, 200_000)
+        assert screen.getvalue() == ""  # a quick read draws nothing
+        clock.now += 2.5
+        update(4_000, 150_000, 200_000)
+        bar._bar.refresh()
+        drawn = screen.getvalue()
+    assert "surveys" in drawn
+    assert "4,000 rows" in drawn
+
+
+def test_no_bar_when_disabled() -> None:
+    assert ReadProgress(False).for_source("surveys") is None
+
+
+@pytest.mark.parametrize(
+    ("quiet", "tty", "term", "expected"),
+    [
+        (False, True, "xterm", True),
+        (True, True, "xterm", False),  # -q silences it
+        (False, False, "xterm", False),  # cron, pipes
+        (False, True, "dumb", False),
+    ],
+)
+def test_a_bar_is_wanted_only_on_an_interactive_terminal(
+    monkeypatch: pytest.MonkeyPatch, quiet: bool, tty: bool, term: str, expected: bool
+) -> None:
+    monkeypatch.setenv("TERM", term)
+    stream = Terminal() if tty else io.StringIO()
+    assert wanted(quiet, stream) is expected
+
+
+def test_a_report_in_a_pipe_writes_nothing_but_the_report(
+    tmp_path: Path, tiny_survey: Path
+) -> None:
+    config = write_config(tmp_path, survey_config(tiny_survey, period="month"))
+    result = CliRunner().invoke(app, ["report", "-c", str(config), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no bar, no warnings: CliRunner's stderr is not a terminal
+    assert result.stdout.lstrip().startswith("{")
