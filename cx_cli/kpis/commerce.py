@@ -36,9 +36,8 @@ EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def _customer(rows: pd.DataFrame) -> pd.Series:
-    """Customer ids, with blank or whitespace-only ids as missing."""
-    ids = rows["customer_id"]
-    return ids.where(ids.astype("string").str.strip().fillna("") != "")
+    """Customer ids (the reader already made blank or whitespace-only ids missing)."""
+    return rows["customer_id"]
 
 
 def _ordinal(days: pd.Series) -> pd.Series:
