@@ -215,7 +215,14 @@ class SourceReader:
         delimiter = self.spec.delimiter or sniff_delimiter(text)
         self.quality.delimiter = delimiter
         self.quality.header_rows = self._header_rows()
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        try:
+            header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        except csv.Error as exc:
+            opened.close()
+            raise InputError(
+                f"{path}: the header row cannot be read (source '{self.name}'): {exc}",
+                hint="the first line should name the columns; check for an unclosed quote",
+            ) from None
         self.quality.columns = tuple(header)
         return opened, replay, header
 
@@ -394,7 +401,8 @@ class SourceReader:
         except pa.ArrowInvalid as exc:
             if self._first_bad_row is not None:
                 raise self._ragged_error() from None
-            if "straddling" in str(exc) and not yielded and block < MAX_ARROW_BLOCK_BYTES:
+            retry = not yielded and block < MAX_ARROW_BLOCK_BYTES and path != "-"  # stdin: once
+            if retry and _block_too_small(exc):
                 self._bytes_done = done
                 raise _BlockTooSmall from None
             raise self._parse_error(path, exc) from None
@@ -410,8 +418,13 @@ class SourceReader:
     def _parse_error(self, path: str, exc: Exception) -> InputError:
         message = str(exc).replace("\x00", "").splitlines()[0]
         hint = (
-            "a field is larger than the reader's block: check for an unclosed quote"
-            if "straddling" in message
+            "a row is larger than the reader's block: check for an unclosed quote"
+            + (
+                "; to read very long rows, give the file's path instead of stdin"
+                if path == "-"
+                else ""
+            )
+            if _block_too_small(exc)
             else f"the file is not valid {self.quality.encoding} throughout: set encoding "
             f"under sources.{self.name} (e.g. cp1252 or utf-16)"
             if "UTF8" in message or "decode" in message.lower()
@@ -666,6 +679,12 @@ class SourceReader:
                     f"(scales: {{{name}: [LOW, HIGH]}}) or text answers (values: {{{name}: "
                     "{...}}) under sources." + self.name,
                 )
+
+
+def _block_too_small(exc: Exception) -> bool:
+    """Arrow's errors for a row (or the header) longer than its block."""
+    text = str(exc)
+    return "straddling" in text or "cannot infer number of columns" in text
 
 
 class _BlockTooSmall(Exception):
