@@ -39,6 +39,29 @@ class Engine(StrEnum):
     dask = "dask"
 
 
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="pandas (one machine, streaming) or dask (each file a Dask task; "
+        "pip install 'cxkpi[dask]').",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="With --engine dask: a dask.distributed address (tcp://host:8786; default "
+        "$DASK_SCHEDULER_ADDRESS, else a local cluster), or synchronous/threads/processes.",
+    ),
+]
+
+
+def _check_scheduler(engine: Engine, scheduler: str | None) -> None:
+    if scheduler and engine is not Engine.dask:
+        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask")
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -200,22 +223,8 @@ def report(
     fail_on_miss: Annotated[
         bool, typer.Option("--fail-on-miss", help="Exit 3 when a checked row misses its target.")
     ] = False,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            "--engine",
-            help="pandas (one machine, streaming) or dask (each file a Dask task; "
-            "pip install 'cxkpi[dask]').",
-        ),
-    ] = Engine.pandas,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="With --engine dask: a dask.distributed address (tcp://host:8786; default "
-            "$DASK_SCHEDULER_ADDRESS, else a local cluster), or synchronous/threads/processes.",
-        ),
-    ] = None,
+    engine: EngineOption = Engine.pandas,
+    scheduler: SchedulerOption = None,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No warnings or progress bar on stderr.")
     ] = False,
@@ -232,8 +241,7 @@ def report(
     from cx_cli.output import write_output
     from cx_cli.progress import ReadProgress, wanted
 
-    if scheduler and engine is not Engine.dask:
-        raise UsageError("--scheduler needs --engine dask", hint="add --engine dask")
+    _check_scheduler(engine, scheduler)
     with ReadProgress(wanted(quiet, sys.stderr)) as bar:
         result = run(
             load_config(_config_path(config)),
@@ -313,6 +321,8 @@ def cohort(
         CohortFormat.table
     ),
     output: Annotated[str, typer.Option("-o", "--output", help="File, or - for stdout.")] = "-",
+    engine: EngineOption = Engine.pandas,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Cohort retention: cohorts by first order (or start) x periods since, incomplete marked.
@@ -324,6 +334,7 @@ def cohort(
     from cx_cli.output import write_output
     from cx_cli.render.cohort import render_cohorts
 
+    _check_scheduler(engine, scheduler)
     cohorts = cohort_matrix(
         load_config(_config_path(config)),
         source,
@@ -332,6 +343,8 @@ def cohort(
         inputs=_inputs(inputs),
         since=_date(since, "--since"),
         until=_date(until, "--until"),
+        engine=engine.value,
+        scheduler=scheduler,
     )
     to_terminal = output == "-" and sys.stdout.isatty()
     write_output(

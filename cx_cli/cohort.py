@@ -99,6 +99,8 @@ def cohort_matrix(
     inputs: Mapping[str, str] | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    engine: str = "pandas",
+    scheduler: str | None = None,
 ) -> Cohorts:
     """The cohort matrix of an orders or subscriptions source of `config`.
 
@@ -117,6 +119,9 @@ def cohort_matrix(
         )
     if since and until and since > until:
         raise ConfigError(f"--since {since} is after --until {until}")
+    from cx_cli.dask_engine import check_engine
+
+    check_engine(engine)
     name = _pick_source(config, source_name)
     spec = config.sources[name]
     fields = _fields(spec.kind, metric, spec.columns, name)
@@ -124,8 +129,14 @@ def cohort_matrix(
     reader = SourceReader(name, spec, path, fields, (), Window(since, until), keep_history=True)
     import pandas as pd
 
-    frames = list(staged(reader) if spec.kind == "orders" else reader.batches())
-    rows = pd.concat(frames, ignore_index=True)
+    if engine == "pandas":
+        frames = list(staged(reader) if spec.kind == "orders" else reader.batches())
+        rows = pd.concat(frames, ignore_index=True)
+    else:
+        from cx_cli import dask_engine
+
+        with dask_engine.connected(scheduler) as compute:
+            rows = dask_engine.read_rows(reader, compute).reset_index(drop=True)
     cells, as_of, ignored = _cells(rows, spec.kind, metric, period, since, until)
     return Cohorts(
         source=name,

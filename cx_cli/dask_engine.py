@@ -107,23 +107,48 @@ def tally_source(
     from cx_cli.analysis import Scan, scan, settle_scan
 
     paths = reader.paths()
-    seen: list[set[str]] = [set() for _ in paths]
-    if reader.spec.dedupe:
-        (ids,) = compute([delayed(_file_ids)(reader, path) for path in paths])
-        seen = _earlier_ids(ids)
+    seen = _seen_ids(reader, paths, compute)
     orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
     task = _file_orders if orders else _file_scan
     parts = [
         delayed(task)(reader, path, choices, settings, ids)
         for path, ids in zip(paths, seen, strict=True)
     ]
-    (found, accounting) = compute(_pairwise(parts, orders))[0]
+    (found, accounting) = compute(_pairwise(parts, _add_orders if orders else _add_scans))[0]
     reader.absorb(accounting)
     reader.finish()
     if orders:
         found = scan([found], reader, choices, settings)
     assert isinstance(found, Scan)
     return settle_scan(found, reader, choices, settings)
+
+
+def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
+    """Every row the source keeps (orders folded), read file by file as Dask tasks: the rows
+    the pandas engine's `staged` gives, for whole-source views such as cohorts."""
+    from dask import delayed
+
+    paths = reader.paths()
+    seen = _seen_ids(reader, paths, compute)
+    orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
+    task = _file_orders if orders else _file_rows
+    parts = [
+        delayed(task)(reader, path, (), None, ids) for path, ids in zip(paths, seen, strict=True)
+    ]
+    (rows, accounting) = compute(_pairwise(parts, _add_orders if orders else _add_rows))[0]
+    reader.absorb(accounting)
+    reader.finish()
+    return rows
+
+
+def _seen_ids(reader: SourceReader, paths: Sequence[str], compute: Compute) -> list[set[str]]:
+    """Per file, the ids an earlier file already had (empty sets without `dedupe:`)."""
+    from dask import delayed
+
+    if not reader.spec.dedupe:
+        return [set() for _ in paths]
+    (ids,) = compute([delayed(_file_ids)(reader, path) for path in paths])
+    return _earlier_ids(ids)
 
 
 def _file_reader(reader: SourceReader, ids: set[str] | None = None) -> SourceReader:
@@ -181,12 +206,22 @@ def _file_orders(
     return folded, _lean(mine)
 
 
-def _pairwise(parts: list[Any], orders: bool) -> Any:
+def _file_rows(
+    reader: SourceReader, path: str, choices: Sequence[KpiChoice], settings: Any, ids: set[str]
+) -> tuple[pd.DataFrame, SourceReader]:
+    import pandas as pd
+
+    mine = _file_reader(reader, ids)
+    frames = list(mine.file_batches(path))
+    return (pd.concat(frames) if frames else pd.DataFrame()), _lean(mine)
+
+
+def _pairwise(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
     """Add neighbouring files' results until one is left: a tree of Dask tasks, file order
     kept (first values and row order are those of one stream)."""
     from dask import delayed
 
-    add = delayed(_add_orders if orders else _add_scans)
+    add = delayed(combine)
     while len(parts) > 1:
         pairs = [add(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         parts = pairs + ([parts[-1]] if len(parts) % 2 else [])
@@ -202,6 +237,14 @@ def _add_scans(a: tuple[Scan, SourceReader], b: tuple[Scan, SourceReader]) -> An
     sums = merge_sums([first.sums, second.sums], list(levels))
     first_reader.absorb(second_reader)
     return Scan(sums, first.kept + second.kept), first_reader
+
+
+def _add_rows(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
+    import pandas as pd
+
+    (first, first_reader), (second, second_reader) = a, b
+    first_reader.absorb(second_reader)
+    return pd.concat([f for f in (first, second) if len(f.columns)]), first_reader
 
 
 def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:

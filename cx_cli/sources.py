@@ -157,6 +157,11 @@ class SourceReader:
         }
         wanted.update(name for inputs in self.derived.values() for name in inputs)
         self.wanted = tuple(f for f in self.spec.columns if f in wanted)
+        # Fields only filters or dedupe read are not handed on (less memory, cheaper folding).
+        handed_on = {*self.fields, *self.derived, self.time_field}
+        if "order_id" in wanted and self.spec.kind == "orders":
+            handed_on.add("order_id")
+        self.unused = tuple(f for f in self.wanted if f not in handed_on)
         self.raw_columns = sorted(
             {self.spec.columns[f] for f in self.wanted}
             | {self.spec.segments[s] for s in self.segments}
@@ -558,6 +563,8 @@ class SourceReader:
                 keep, self._first_seen(out[self.spec.dedupe], keep), f"duplicate {self.spec.dedupe}"
             )
         self._flush_notes(keep)
+        if self.unused:
+            out = out.drop(columns=list(self.unused))
         return out if keep.all() else out[keep]
 
     def _drop(self, keep: np.ndarray, passes: Any, reason: str) -> np.ndarray:
