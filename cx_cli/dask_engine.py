@@ -77,18 +77,20 @@ def connected(address: str | None) -> Iterator[Compute]:
         if address:
             try:
                 client = stack.enter_context(Client(address, timeout="10s"))
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls://
                 raise UsageError(
                     f"--scheduler {address}: cannot connect to a Dask scheduler ({exc})",
-                    hint="check the address (tcp://HOST:8786), or leave --scheduler out to "
-                    "start a local cluster",
+                    hint="give a scheduler address (tcp://HOST:8786), one of "
+                    f"{', '.join(LOCAL_SCHEDULERS)}, or leave --scheduler out to start a local "
+                    "cluster",
                 ) from None
         else:
             cluster = stack.enter_context(
                 LocalCluster(
                     threads_per_worker=1,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
+                    dashboard_address=":0",  # any free port: never "8787 is already in use"
+                    silence_logs=logging.CRITICAL,  # a worker's error reaches the user once,
+                    # as cxkpi's own error line, not also as a logged traceback
                 )
             )
             client = stack.enter_context(Client(cluster))
@@ -106,7 +108,7 @@ def tally_source(
 
     from cx_cli.analysis import Scan, scan, settle_scan
 
-    paths = reader.paths()
+    paths = _files(reader)
     seen = _seen_ids(reader, paths, compute)
     orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
     task = _file_orders if orders else _file_scan
@@ -128,7 +130,7 @@ def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
     the pandas engine's `staged` gives, for whole-source views such as cohorts."""
     from dask import delayed
 
-    paths = reader.paths()
+    paths = _files(reader)
     seen = _seen_ids(reader, paths, compute)
     orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
     task = _file_orders if orders else _file_rows
@@ -139,6 +141,18 @@ def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
     reader.absorb(accounting)
     reader.finish()
     return rows
+
+
+def _files(reader: SourceReader) -> list[str]:
+    """The source's files; stdin cannot be handed to Dask tasks (a worker has its own)."""
+    paths = reader.paths()
+    if "-" in paths:
+        raise UsageError(
+            f"--engine dask cannot read source '{reader.name}' from stdin: Dask workers "
+            "open the files themselves",
+            hint="write the data to a file (or a URL) the workers can read, or use --engine pandas",
+        )
+    return paths
 
 
 def _seen_ids(reader: SourceReader, paths: Sequence[str], compute: Compute) -> list[set[str]]:
