@@ -142,47 +142,6 @@ def open_raw(path: str, source: str) -> IO[bytes]:
         raise InputError(f"{path}: cannot be read ({exc.strerror}) ({where})") from None
 
 
-class HashingReader(io.RawIOBase):
-    """Passes a stream's bytes through, hashing and counting them (the file as stored)."""
-
-    def __init__(self, raw: IO[bytes], prefix: bytes = b"") -> None:
-        self._raw = raw
-        self._prefix = memoryview(prefix)
-        self.digest = hashlib.sha256(prefix)
-        self.size = len(prefix)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if len(self._prefix):
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._raw.read(len(buffer))
-        self.digest.update(data)
-        self.size += len(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        """Bytes straight from the stream (no copy through a buffer: Arrow reads this way)."""
-        if len(self._prefix):
-            data = bytes(self._prefix if size < 0 else self._prefix[:size])
-            self._prefix = self._prefix[len(data) :]
-            return data
-        data = self._raw.read(size)
-        self.digest.update(data)
-        self.size += len(data)
-        return data
-
-    def close(self) -> None:
-        if self._raw is not sys.stdin.buffer:
-            self._raw.close()
-        super().close()
-
-
 class Replay(io.RawIOBase):
     """Serves already-peeked bytes, then the rest of the stream."""
 
@@ -193,22 +152,42 @@ class Replay(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _more(self, size: int) -> bytes:
+        """Bytes after the head (subclasses may look at them on the way)."""
+        return self._rest.read(size)  # type: ignore[no-any-return]
+
     def readinto(self, buffer: Any) -> int:
-        if len(self._head):
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
+        data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
     def read(self, size: int = -1) -> bytes:
+        """Bytes straight from the stream (no copy through a buffer: Arrow reads this way)."""
         if len(self._head):
             data = bytes(self._head if size < 0 else self._head[:size])
             self._head = self._head[len(data) :]
             return data
-        return self._rest.read(size)  # type: ignore[no-any-return]
+        return self._more(size)
+
+
+class HashingReader(Replay):
+    """Passes a stream's bytes through, hashing and counting them (the file as stored)."""
+
+    def __init__(self, raw: IO[bytes], prefix: bytes = b"") -> None:
+        super().__init__(prefix, raw)
+        self.digest = hashlib.sha256(prefix)
+        self.size = len(prefix)
+
+    def _more(self, size: int) -> bytes:
+        data = self._rest.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._rest is not sys.stdin.buffer:
+            self._rest.close()
+        super().close()
 
 
 @dataclass
