@@ -1,0 +1,105 @@
+"""Folding line items into orders: by neighbours, per batch, then merged, equals one groupby."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cx_cli.stages import merge_orders, reduce_orders
+
+LINE = st.tuples(
+    st.sampled_from(["A", "B", "C", "D", "E"]),  # order id
+    st.one_of(st.none(), st.sampled_from([0.5, 2.0, 10.25, -3.0])),  # amount (blank allowed)
+    st.one_of(st.none(), st.integers(0, 5)),  # day of the order (blank allowed)
+    st.one_of(st.none(), st.sampled_from(["c1", "c2"])),  # customer
+    st.sampled_from(["web", "app"]),  # channel
+)
+
+
+def lines_frame(lines: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": pd.Series([line[0] for line in lines], dtype="str"),
+            "amount": pd.Series([line[1] for line in lines], dtype="float64"),
+            "ordered_at": pd.Series(
+                [None if line[2] is None else pd.Timestamp(2025, 1, 1 + line[2]) for line in lines],
+                dtype="datetime64[ns]",
+            ),
+            "customer_id": pd.Series([line[3] for line in lines], dtype="str"),
+            "seg:channel": pd.Series([line[4] for line in lines], dtype="category"),
+        }
+    )
+
+
+def reference(frame: pd.DataFrame, order_total: str) -> pd.DataFrame:
+    """One pandas groupby over all lines: the definition the folding must equal."""
+    frame = frame.assign(lines=1, priced_lines=frame["amount"].notna().astype("int64"))
+    rules = {
+        "amount": "sum" if order_total == "sum" else "first",
+        "ordered_at": "min",
+        "customer_id": "first",
+        "seg:channel": "first",
+        "lines": "sum",
+        "priced_lines": "sum",
+    }
+    folded = frame.groupby("order_id", sort=False, observed=True).agg(rules).reset_index()
+    folded["amount"] = folded["amount"].where(folded["priced_lines"] > 0)
+    return folded
+
+
+def same(got: pd.DataFrame, want: pd.DataFrame) -> bool:
+    got, want = got.reset_index(drop=True), want.reset_index(drop=True)
+    if list(got.columns) != list(want.columns) or len(got) != len(want):
+        return False
+    for column in want.columns:
+        for a, b in zip(got[column].tolist(), want[column].tolist(), strict=True):
+            if pd.isna(a) and pd.isna(b):
+                continue
+            if isinstance(a, float) and isinstance(b, float):
+                if not math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12):
+                    return False
+            elif a != b:
+                return False
+    return True
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=st.lists(LINE, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+    in_order=st.booleans(),
+    order_total=st.sampled_from(["sum", "first"]),
+)
+def test_folding_by_batches_equals_one_groupby(
+    lines: list[tuple], cuts: list[int], in_order: bool, order_total: str
+) -> None:
+    """Sorted ids take the no-hashing path in the merge; shuffled ones the groupby."""
+    if in_order:
+        lines = sorted(lines, key=lambda line: line[0])
+    frame = lines_frame(lines)
+    bounds = sorted({0, len(frame), *(c for c in cuts if c < len(frame))})
+    batches = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    folded = merge_orders([reduce_orders(b, order_total) for b in batches], order_total)
+    assert same(folded, reference(frame, order_total))
+
+
+def test_neighbouring_lines_fold_by_hand() -> None:
+    """A: 2 lines (10 + blank) and a later line 5 apart; B: only blank amounts -> no amount."""
+    frame = lines_frame(
+        [
+            ("A", 10.0, 2, None, "web"),
+            ("A", None, 1, "c1", "app"),
+            ("B", None, 3, "c2", "app"),
+            ("A", 5.0, 0, "c9", "web"),
+        ]
+    )
+    folded = merge_orders([reduce_orders(frame)])
+    a, b = folded.iloc[0], folded.iloc[1]
+    assert (a["order_id"], a["amount"], a["lines"], a["customer_id"]) == ("A", 15.0, 3, "c1")
+    assert a["ordered_at"] == pd.Timestamp(2025, 1, 1)
+    assert a["seg:channel"] == "web"
+    assert b["order_id"] == "B" and math.isnan(b["amount"]) and b["lines"] == 1
