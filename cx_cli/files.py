@@ -103,7 +103,10 @@ def _expand_url(url: str, source: str) -> list[str]:
     try:
         fs, _, paths = fsspec.get_fs_token_paths(url)
     except (ImportError, ValueError) as exc:
-        raise ConfigError(f"{url}: cannot open ({exc}) (source '{source}')") from None
+        raise ConfigError(
+            f"{url}: cannot open ({exc}) (source '{source}')",
+            hint="s3:// needs s3fs, gs:// gcsfs, abfs:// adlfs (pip install ...); check the URL",
+        ) from None
     if any(c in url for c in GLOB_CHARS):
         if not paths:
             raise InputError(f"{url}: no files match (source '{source}')")
