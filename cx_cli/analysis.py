@@ -301,7 +301,9 @@ def settle_scan(
                 out[id(c)][group_set] = part.rename(columns=lambda k: k.split("|", 1)[1])
     whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
     if whole:
-        rows = _coded_ids(pd.concat(found.kept)) if found.kept else None
+        kept, found.kept = found.kept, []  # the frames go once they are joined
+        rows = _coded_ids(pd.concat(kept)) if kept else None
+        del kept
         ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
         for c in whole:
             mine = rows
@@ -444,7 +446,7 @@ def staged(reader: SourceReader) -> Iterable[pd.DataFrame]:
     from cx_cli.stages import merge_orders, reduce_orders
 
     partials = [reduce_orders(frame, reader.spec.order_total) for frame in reader.batches()]
-    yield merge_orders(partials, reader.spec.order_total)
+    yield merge_orders(partials, reader.spec.order_total)  # empties `partials` as it joins them
 
 
 def _coded_ids(rows: pd.DataFrame) -> pd.DataFrame:

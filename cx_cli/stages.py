@@ -9,7 +9,6 @@ the merge hashes only when the ids are not in order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -104,13 +103,15 @@ def _unpriced_as_blank(orders: pd.DataFrame) -> pd.DataFrame:
     return orders
 
 
-def merge_orders(partials: Sequence[pd.DataFrame], order_total: str = "sum") -> pd.DataFrame:
-    """Merge per-batch orders into one row per order id."""
+def merge_orders(partials: list[pd.DataFrame], order_total: str = "sum") -> pd.DataFrame:
+    """Merge per-batch orders into one row per order id. The list is emptied as the batches
+    are joined, so they are not held while the merged orders are folded."""
     import pandas as pd
 
     if not partials:
         return pd.DataFrame()
     merged = partials[0] if len(partials) == 1 else pd.concat(partials, ignore_index=True)
+    partials.clear()
     rules = _rules(merged.columns, order_total)
     if _sorted(merged["order_id"]):  # exports sorted by order id: fold neighbours, no hashing
         return _unpriced_as_blank(_fold_runs(merged, rules))
