@@ -104,43 +104,46 @@ def tally_source(
     compute: Compute,
 ) -> dict[int, dict[GroupSet, pd.DataFrame]]:
     """The pandas engine's `tally_source`, with each file read and tallied as a Dask task."""
-    from dask import delayed
+    from cx_cli.analysis import scan, settle_scan
 
-    from cx_cli.analysis import Scan, scan, settle_scan
-
-    paths = _files(reader)
-    seen = _seen_ids(reader, paths, compute)
-    orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
-    task = _file_orders if orders else _file_scan
-    parts = [
-        delayed(task)(reader, path, choices, settings, ids)
-        for path, ids in zip(paths, seen, strict=True)
-    ]
-    (found, accounting) = compute(_pairwise(parts, _add_orders if orders else _add_scans))[0]
-    reader.absorb(accounting)
-    reader.finish()
-    if orders:
-        found = scan([found], reader, choices, settings)
-    assert isinstance(found, Scan)
+    if _folds_orders(reader):
+        orders = _read_files(reader, compute, _file_orders, _add_orders)
+        found = scan([orders], reader, choices, settings)
+    else:
+        found = _read_files(reader, compute, _file_scan, _add_scans, choices, settings)
     return settle_scan(found, reader, choices, settings)
 
 
 def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
     """Every row the source keeps (orders folded), read file by file as Dask tasks: the rows
     the pandas engine's `staged` gives, for whole-source views such as cohorts."""
+    if _folds_orders(reader):
+        return _read_files(reader, compute, _file_orders, _add_orders)  # type: ignore[no-any-return]
+    return _read_files(reader, compute, _file_rows, _add_rows)  # type: ignore[no-any-return]
+
+
+def _folds_orders(reader: SourceReader) -> bool:
+    return reader.spec.kind == "orders" and "order_id" in reader.wanted
+
+
+def _read_files(
+    reader: SourceReader,
+    compute: Compute,
+    task: Callable[..., tuple[Any, SourceReader]],
+    combine: Callable[[Any, Any], Any],
+    *args: Any,
+) -> Any:
+    """`task(reader, path, *args, ids)` on every file as Dask tasks, results combined pairwise
+    in file order; the source's row accounting is added up and checked as one."""
     from dask import delayed
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths, compute)
-    orders = reader.spec.kind == "orders" and "order_id" in reader.wanted
-    task = _file_orders if orders else _file_rows
-    parts = [
-        delayed(task)(reader, path, (), None, ids) for path, ids in zip(paths, seen, strict=True)
-    ]
-    (rows, accounting) = compute(_pairwise(parts, _add_orders if orders else _add_rows))[0]
+    parts = [delayed(task)(reader, path, *args, ids) for path, ids in zip(paths, seen, strict=True)]
+    (result, accounting) = compute(_pairwise(parts, combine))[0]
     reader.absorb(accounting)
     reader.finish()
-    return rows
+    return result
 
 
 def _files(reader: SourceReader) -> list[str]:
@@ -210,7 +213,7 @@ def _file_scan(
 
 
 def _file_orders(
-    reader: SourceReader, path: str, choices: Sequence[KpiChoice], settings: Settings, ids: set[str]
+    reader: SourceReader, path: str, ids: set[str]
 ) -> tuple[pd.DataFrame, SourceReader]:
     from cx_cli.stages import merge_orders, reduce_orders
 
@@ -220,9 +223,7 @@ def _file_orders(
     return folded, _lean(mine)
 
 
-def _file_rows(
-    reader: SourceReader, path: str, choices: Sequence[KpiChoice], settings: Any, ids: set[str]
-) -> tuple[pd.DataFrame, SourceReader]:
+def _file_rows(reader: SourceReader, path: str, ids: set[str]) -> tuple[pd.DataFrame, SourceReader]:
     import pandas as pd
 
     mine = _file_reader(reader, ids)
