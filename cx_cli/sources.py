@@ -39,9 +39,14 @@ DEFAULT_BATCH_BYTES = 8 << 20  # of parsed columns per frame cleaned and tallied
 # blocks are joined into frames of DEFAULT_BATCH_BYTES to keep per-frame costs low.
 ARROW_BLOCK_BYTES = 2 << 20
 MAX_ARROW_BLOCK_BYTES = 256 << 20
+# Parsed blocks that may wait for the main thread. Deep enough that parsing runs on while the
+# main thread imports pandas (~0.4 s) at the first block; a parsed block is far smaller than
+# its CSV text, so this costs tens of megabytes at most, whatever the file's size.
+PREFETCH_BLOCKS = 32
 GIL_SWITCH_SECONDS = 0.0002
 SEGMENT_PREFIX = "seg:"
 IN_WINDOW = "_in_window"
+NUMBER_TYPES = frozenset({"score", "number", "money", "duration", "count"})
 T = TypeVar("T")
 
 
@@ -172,6 +177,7 @@ class SourceReader:
         self._bad_example: dict[str, str] = {}
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
+        self._text_columns: set[str] = set()  # columns a typed read failed on: read as text
         self._bytes_done = 0
         self._total_bytes: int | None = None
         self._all_counts: dict[str, Counter[str]] = {}
@@ -339,22 +345,26 @@ class SourceReader:
         self.quality.files.append({"path": shown, "sha256": sha256, "size_bytes": size})
 
     def _csv_batches(self, path: str) -> Iterator[pa.RecordBatch]:
-        """Record batches of the mapped columns (as text) of one CSV file.
+        """Record batches of the mapped columns of one CSV file.
 
-        A row longer than Arrow's block fails to parse; when that happens before any rows
-        were handed on, the file is read again with a larger block.
+        The file is read again, skipping the rows already handed on, when a row is longer than
+        Arrow's block (with a 4x block) or a column's cells are not all clean numbers or ISO
+        timestamps (that column as text, see `_arrow_types`). Rows are records, the same
+        whatever the block or the types, so the rows handed on are those of one read.
         """
-        block = min(self.batch_bytes, ARROW_BLOCK_BYTES)
+        block, skip = min(self.batch_bytes, ARROW_BLOCK_BYTES), 0
         while True:
-            skipped = self._skipped_rows
+            skipped, done = self._skipped_rows, self._bytes_done
             try:
-                yield from self._csv_file(path, block)
+                yield from self._csv_file(path, block, skip)
                 return
-            except _BlockTooSmall:
-                self._skipped_rows = skipped
-                block *= 4
+            except _ReadAgain as again:
+                self._skipped_rows, self._bytes_done = skipped, done
+                skip += again.rows
+                self._text_columns |= again.as_text
+                block *= 4 if again.bigger_block else 1
 
-    def _csv_file(self, path: str, block: int) -> Iterator[pa.RecordBatch]:
+    def _csv_file(self, path: str, block: int, skip: int = 0) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
         from pyarrow import csv as pacsv
 
@@ -364,6 +374,7 @@ class SourceReader:
         except InputError:
             opened.close()
             raise
+        types = self._arrow_types(path)
         read = pacsv.ReadOptions(
             block_size=block,
             skip_rows_after_names=self._header_rows() - 1,
@@ -376,24 +387,26 @@ class SourceReader:
         )
         convert = pacsv.ConvertOptions(
             include_columns=self.raw_columns,
-            column_types={c: pa.string() for c in self.raw_columns},
+            column_types=types,
             strings_can_be_null=True,
             null_values=[""],
             quoted_strings_can_be_null=True,
         )
-        done = self._bytes_done
-        yielded = False
+        floats = [c for c, t in types.items() if pa.types.is_floating(t)]
+        done, handed_on = self._bytes_done, 0
         try:
             reader = pacsv.open_csv(
                 replay, read_options=read, parse_options=parse, convert_options=convert
             )
             pending: list[pa.RecordBatch] = []
-            for batch in prefetched(reader):
+            for batch in _skipping(prefetched(reader), skip):
                 self._bytes_done = done + opened.hashing.size
+                _check_finite(batch, floats, handed_on)
                 pending.append(batch)
                 if sum(b.nbytes for b in pending) >= self.batch_bytes:
-                    yielded = True
-                    yield from _joined(pending)
+                    for joined in _joined(pending):
+                        yield joined
+                        handed_on += joined.num_rows
                     pending = []
             yield from _joined(pending)
         except UnicodeDecodeError as exc:
@@ -406,10 +419,11 @@ class SourceReader:
         except pa.ArrowInvalid as exc:
             if self._first_bad_row is not None:
                 raise self._ragged_error() from None
-            retry = not yielded and block < MAX_ARROW_BLOCK_BYTES and path != "-"  # stdin: once
-            if retry and _block_too_small(exc):
-                self._bytes_done = done
-                raise _BlockTooSmall from None
+            as_text = _failed_columns(exc, header, types) if _conversion_failed(exc) else set()
+            if as_text and path != "-":
+                raise _ReadAgain(handed_on, as_text=as_text) from None
+            if _block_too_small(exc) and block < MAX_ARROW_BLOCK_BYTES and path != "-":
+                raise _ReadAgain(handed_on, bigger_block=True) from None
             raise self._parse_error(path, exc) from None
         except OSError as exc:
             if opened.compression is None:
@@ -419,6 +433,44 @@ class SourceReader:
             opened.close()
         self._bytes_done = done + opened.hashing.size
         self._record_file(path, opened.hashing.digest.hexdigest(), opened.hashing.size)
+
+    def _arrow_types(self, path: str) -> dict[str, pa.DataType]:
+        """The Arrow type each mapped column is parsed as.
+
+        Arrow's CSV parser converts clean numbers and ISO timestamps on its own thread, far
+        cheaper than casting text afterwards, and segments to dictionaries. A cell it cannot
+        convert (or NaN/inf, which the text rules judge) sends the file back to be read with
+        that column as text (`_ReadAgain`); stdin cannot be read twice, so there it is text.
+        A column with two roles (a field and a filter, say) is text.
+        """
+        import pyarrow as pa
+
+        roles: dict[str, set[pa.DataType]] = {}
+        for name in self.wanted:
+            roles.setdefault(self.spec.columns[name], set()).add(self._parsed_type(name, path))
+        for segment in self.segments:
+            label = pa.dictionary(pa.int32(), pa.string())
+            roles.setdefault(self.spec.segments[segment], set()).add(label)
+        for spec in self.spec.filters:
+            if spec.column:
+                roles.setdefault(spec.column, set()).add(pa.string())
+        return {
+            column: types.pop() if len(types) == 1 else pa.string()
+            for column, types in roles.items()
+        }
+
+    def _parsed_type(self, name: str, path: str) -> pa.DataType:
+        import pyarrow as pa
+
+        column, kind, spec = self.spec.columns[name], SOURCE_KINDS[self.spec.kind][name], self.spec
+        if path == "-" or column in self._text_columns:
+            return pa.string()
+        plain = spec.decimal == "." and spec.thousands is None and name not in spec.values
+        if kind.type in NUMBER_TYPES and plain:
+            return pa.float64()
+        if kind.type == "timestamp" and spec.date_format is None:
+            return pa.timestamp("ns")
+        return pa.string()
 
     def _parse_error(self, path: str, exc: Exception) -> InputError:
         message = str(exc).replace("\x00", "").splitlines()[0]
@@ -606,7 +658,7 @@ class SourceReader:
 
     def _coerce(self, name: str, column: pa.Array) -> pd.Series:
         kind = SOURCE_KINDS[self.spec.kind][name]
-        if kind.type in ("score", "number", "money", "duration", "count"):
+        if kind.type in NUMBER_TYPES:
             return self._numbers(name, kind, column)
         if kind.type == "timestamp":
             return self._timestamp(name, column)
@@ -694,11 +746,57 @@ def _block_too_small(exc: Exception) -> bool:
     return "straddling" in text or "cannot infer number of columns" in text
 
 
-class _BlockTooSmall(Exception):
-    """A row did not fit in Arrow's block before any rows were handed on: read again."""
+class _ReadAgain(Exception):
+    """Read the file again, skipping the `rows` already handed on: with these columns as
+    text, or with a larger block (a row did not fit in Arrow's block)."""
+
+    def __init__(self, rows: int, as_text: Iterable[str] = (), bigger_block: bool = False) -> None:
+        super().__init__(rows)
+        self.rows, self.as_text, self.bigger_block = rows, set(as_text), bigger_block
 
 
-def prefetched(batches: Iterable[T], depth: int = 4) -> Iterator[T]:
+def _conversion_failed(exc: Exception) -> bool:
+    return "CSV conversion error" in str(exc)
+
+
+def _failed_columns(exc: Exception, header: Sequence[str], types: dict[str, Any]) -> set[str]:
+    """The number or timestamp column Arrow could not convert ("In CSV column #3: ..."), or
+    all of them if it does not say; none when the failing column is text (bad bytes)."""
+    import re
+
+    import pyarrow as pa
+
+    strict = {c for c, t in types.items() if pa.types.is_floating(t) or pa.types.is_timestamp(t)}
+    found = re.search(r"CSV column #(\d+)", str(exc))
+    if found and int(found.group(1)) < len(header):
+        return strict & {header[int(found.group(1))]}
+    return strict
+
+
+def _check_finite(batch: pa.RecordBatch, floats: Sequence[str], handed_on: int) -> None:
+    """NaN and infinity parse as numbers, but the text rules call them blank or not a number:
+    a float column holding one is read again as text. One sum per column tells (NaN and inf
+    propagate; a sum that overflows only sends the column to the slower, equal, text rules)."""
+    import math
+
+    import pyarrow.compute as pc
+
+    bad = {c for c in floats if not math.isfinite(pc.sum(batch.column(c)).as_py() or 0.0)}
+    if bad:
+        raise _ReadAgain(handed_on, as_text=bad)
+
+
+def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches without their first `rows` rows (already handed on by an earlier read)."""
+    for batch in batches:
+        if rows >= batch.num_rows:
+            rows -= batch.num_rows
+            continue
+        yield batch.slice(rows) if rows else batch
+        rows = 0
+
+
+def prefetched(batches: Iterable[T], depth: int = PREFETCH_BLOCKS) -> Iterator[T]:
     """The items of `batches`, produced one step ahead on a second thread.
 
     Arrow parses a CSV block only when asked, and releases the GIL while it does, so asking

@@ -1,0 +1,184 @@
+"""Typed reading gives the figures of the text rules, cell for cell.
+
+Arrow's CSV parser converts clean number and ISO timestamp columns itself (`_arrow_types` in
+`cx_cli/sources.py`); a cell it cannot convert, or NaN/inf, sends the file back to be read with
+that column as text, skipping the rows already handed on. Stdin cannot be read twice and is
+always read as text, so the same bytes on stdin are the reference here: results, row
+accounting and per-field counts must be identical, whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cx_cli.analysis import run
+from cx_cli.config import Config, parse_config
+from cx_cli.errors import CxError
+from cx_cli.report import Report
+
+HEADER = ["Submitted At", "Channel", "NPS", "CSAT", "Spend", "Order"]
+CLEAN_SCORES = ["", "0", "7", "10", "3", "5", " 8 ", "+9", "3.0", "007"]
+MESSY_SCORES = ["n/a", "NaN", "-nan", "inf", "1e309", "10 - Extremely likely", "seven", "1,5", "11"]
+CLEAN_DATES = ["2024-01-05 10:00:00", "2024-02-29", "2024-03-01T12:30:00", "2024-03-31 23:59:59.5"]
+MESSY_DATES = ["", "garbage", "2024-04-01 10:00:00+02:00", "2024-05-01Z", " 2024-05-02", "45000"]
+CLEAN_MONEY = ["", "12.50", "3", "1e3", "0.1"]
+MESSY_MONEY = ["$4.00", "1,234.50", "(2.00)", "EUR 3", "inf", "nan"]
+
+
+def weighted(clean: Sequence[str], messy: Sequence[str]) -> st.SearchStrategy[str]:
+    """Mostly clean cells, so that a file is often read typed for a while before it fails."""
+    return st.sampled_from([*clean, *clean, *clean, *messy])
+
+
+rows_strategy = st.lists(
+    st.tuples(
+        weighted(CLEAN_DATES, MESSY_DATES),
+        st.sampled_from(["email", " chat ", "", "phone"]),
+        weighted(CLEAN_SCORES, MESSY_SCORES),
+        weighted(CLEAN_SCORES, MESSY_SCORES),
+        weighted(CLEAN_MONEY, MESSY_MONEY),
+        st.sampled_from(["A1", "A2", "A3", " A1", ""]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def csv_bytes(rows: Sequence[Sequence[str]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+SOURCES = {
+    "surveys": {
+        "kind": "responses",
+        "columns": {"submitted_at": "Submitted At", "nps": "NPS", "csat": "CSAT"},
+        "segments": {"channel": "Channel"},
+    },
+    "orders": {
+        "kind": "orders",
+        "columns": {"order_id": "Order", "ordered_at": "Submitted At", "amount": "Spend"},
+        "segments": {"channel": "Channel"},
+    },
+}
+KPIS = {
+    "surveys": ["nps", "csat", {"kpi": "csat", "variant": "mean", "label": "csat_mean"}],
+    "orders": ["aov"],
+}
+
+
+def config(path: str, kind: str = "surveys", **source: Any) -> Config:
+    """One source over the export: survey scores, or order lines."""
+    spec = {**SOURCES[kind], "path": path, **source}
+    return parse_config({"version": 1, "sources": {kind: spec}, "kpis": KPIS[kind]})
+
+
+def outcome(cfg: Config, **options: Any) -> Any:
+    """Results and accounting of a run, or the kind of error it stopped with."""
+    try:
+        report = run(cfg, by=["channel"], period="month", **options)
+    except CxError as exc:
+        return type(exc).__name__
+    return summary(report)
+
+
+def summary(report: Report) -> tuple[Any, ...]:
+    results = sorted(
+        (r.kpi, r.variant, r.period or "", str(sorted(r.segment.items())), r.value, r.n)
+        for r in report.results
+    )
+    inputs = [(i.rows_read, dict(i.rows_dropped), i.fields) for i in report.inputs]
+    return results, inputs
+
+
+def from_stdin(data: bytes, monkeypatch: pytest.MonkeyPatch, cfg: Config, **options: Any) -> Any:
+    """The outcome of the same bytes on stdin (read as text), for the same config."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    (name,) = cfg.sources
+    spec = cfg.sources[name].model_copy(update={"path": "-"})
+    return outcome(dataclasses.replace(cfg, sources={name: spec}), **options)
+
+
+@given(
+    rows=rows_strategy,
+    batch_bytes=st.sampled_from([64, 200, 8 << 20]),
+    kind=st.sampled_from(sorted(SOURCES)),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_typed_reading_gives_the_figures_and_counts_of_the_text_rules(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[tuple[str, ...]],
+    batch_bytes: int,
+    kind: str,
+) -> None:
+    data = csv_bytes(rows)
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    cfg = config(str(path), kind)
+    typed = outcome(cfg, batch_bytes=batch_bytes)
+    assert typed == from_stdin(data, monkeypatch, cfg, batch_bytes=batch_bytes)
+
+
+def test_a_bad_cell_after_rows_were_handed_on_is_read_as_text_without_counting_rows_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean = [("2024-01-05 10:00:00", "email", str(i % 11), "4", "10", f"o{i}") for i in range(200)]
+    rows = [*clean, ("2024-02-05 10:00:00", "chat", "n/a", "5", "$7.00", "x"), *clean[:100]]
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows))
+    surveys, orders = config(str(path)), config(str(path), "orders")
+    results, inputs = outcome(surveys, batch_bytes=64)
+    assert inputs[0][0] == 301  # rows read, each once
+    assert inputs[0][2]["nps"] == {"valid": 300, "blank": 1}  # "n/a" is blank, by the text rules
+    assert (results, inputs) == from_stdin(csv_bytes(rows), monkeypatch, surveys, batch_bytes=64)
+    results, inputs = outcome(orders, batch_bytes=64)
+    assert inputs[0][2]["amount"] == {"valid": 301}  # "$7.00" read by the money rules
+    aov = [r for r in results if r[0] == "aov" and r[2] == "" and r[3] == "[]"]
+    assert aov[0][4] == pytest.approx((300 * 10 + 7) / 201)  # o0..o99 are two lines each
+    assert (results, inputs) == from_stdin(csv_bytes(rows), monkeypatch, orders, batch_bytes=64)
+
+
+def test_skipped_ragged_rows_are_counted_once_when_the_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [",".join(HEADER)]
+    lines += ["2024-01-05 10:00:00,email,9,4,10,a"] * 50 + ["2024-01-05,email,9,4,10,a,extra"] * 3
+    lines += ["2024-01-06 10:00:00,email,9,4,10,a"] * 50 + ["2024-01-07 10:00:00,chat,N/A,4,1,a"]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = config(str(path), bad_rows="skip")
+    results, inputs = outcome(cfg, batch_bytes=64)
+    assert inputs[0][0] == 104
+    assert inputs[0][1] == {"wrong number of fields": 3}
+    assert inputs[0][2]["nps"] == {"valid": 100, "blank": 1}
+    assert (results, inputs) == from_stdin(path.read_bytes(), monkeypatch, cfg, batch_bytes=64)
+
+
+@pytest.mark.parametrize("odd", ["NaN", "-nan", "inf", "1e309"])
+def test_nan_and_infinity_among_clean_numbers_are_judged_by_the_text_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: str
+) -> None:
+    clean = [("2024-01-05 10:00:00", "email", str(i % 11), "4", "10", f"o{i}") for i in range(40)]
+    rows = [*clean, ("2024-01-06 10:00:00", "chat", odd, "4", odd, "x"), *clean]
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows))
+    for kind in SOURCES:
+        cfg = config(str(path), kind)
+        typed = outcome(cfg, batch_bytes=64)
+        assert typed == from_stdin(path.read_bytes(), monkeypatch, cfg, batch_bytes=64)
