@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cx_cli import __version__, stats
 from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, leaves, resolve_kpi
 from cx_cli.errors import ConfigError
+from cx_cli.groups import group_numbers
 from cx_cli.kpis.base import ALL, PERIOD, Context, Estimate, Sums, change_p_value
 from cx_cli.periods import period_label, period_start, previous_start
 from cx_cli.report import Definition, InputSummary, Report, Result
@@ -314,59 +315,19 @@ def settle_scan(
     return out
 
 
-MAX_DENSE_GROUPS = 1 << 22
-
-
 def group_sums(keys: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
-    """Each column summed per combination of `keys` (observed combinations only).
-
-    Every key is turned into integer codes (segments already are: categoricals), the codes
-    into one group number, and each column is summed with `numpy.bincount`: one pass per
-    column, no hashing. Many combinations (e.g. agent x day) fall back to pandas' groupby.
-    """
-    import numpy as np
+    """Each column summed per combination of `keys` (observed combinations only): one
+    `numpy.bincount` per column over the rows' group numbers (`cx_cli.groups`)."""
     import pandas as pd
 
-    codes, labels = zip(*(_codes(keys[k]) for k in keys.columns), strict=True)
-    sizes = [len(values) for values in labels]
-    total = int(np.prod(sizes, dtype="float64"))
     if not len(keys):
         empty = [[] for _ in keys.columns]
         index = pd.MultiIndex.from_arrays(empty, names=list(keys.columns))
         return pd.DataFrame({name: [] for name in columns}, index=index, dtype="float64")
-    if total > MAX_DENSE_GROUPS:
-        table = pd.DataFrame(dict(columns), index=keys.index)
-        grouped = pd.concat([keys, table], axis=1).groupby(list(keys.columns), observed=True)
-        return _plain_index(grouped.sum())
-    group = np.zeros(len(keys), dtype="int64")
-    for code, size in zip(codes, sizes, strict=True):
-        group = group * size + code
-    present = np.bincount(group, minlength=total) > 0
-    sums = {
-        name: np.bincount(group, weights=_as_float(values), minlength=total)[present]
-        for name, values in columns.items()
-    }
-    where = np.unravel_index(np.flatnonzero(present), sizes)
-    index = pd.MultiIndex.from_arrays(
-        [labels[i][where[i]] for i in range(len(sizes))], names=list(keys.columns)
+    groups = group_numbers(keys)
+    return pd.DataFrame(
+        {name: groups.count(values) for name, values in columns.items()}, index=groups.index
     )
-    return pd.DataFrame(sums, index=index)
-
-
-def _codes(key: pd.Series) -> tuple[Any, Any]:
-    """Integer codes of a key column and the label of each code."""
-    import pandas as pd
-
-    if isinstance(key.dtype, pd.CategoricalDtype):
-        return key.cat.codes.to_numpy("int64"), key.cat.categories.to_numpy(dtype=object)
-    codes, uniques = pd.factorize(key, use_na_sentinel=False)
-    return codes.astype("int64"), (uniques.to_numpy() if hasattr(uniques, "to_numpy") else uniques)
-
-
-def _as_float(values: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(values, dtype="float64")
 
 
 def _plain_index(table: pd.DataFrame) -> pd.DataFrame:

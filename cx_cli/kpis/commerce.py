@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from cx_cli.groups import distinct_per_group, group_numbers
 from cx_cli.kpis.base import (
     PERIOD,
     Context,
@@ -154,29 +155,22 @@ class RepeatRate(Kpi):
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: RepeatRateOptions, ctx: Context
     ) -> pd.DataFrame:
-        """One row per (group, customer) with the customer's order count, plus one row per group
-        counting the orders that name no customer."""
-        import pandas as pd
+        """One row per group: its customers with an order, those with two or more, their
+        orders, and the orders that name no customer."""
 
-        customer = _customer(rows)
-        framed = rows[keys].assign(customer_id=customer, anonymous=customer.isna())
-        per_customer = (
-            framed.groupby([*keys, "customer_id"], observed=True, sort=False)
-            .size()
-            .rename("orders")
-            .reset_index()
+        groups = group_numbers(rows[keys])
+        who = _customer_codes(rows)
+        customers, repeaters = distinct_per_group(groups, who)
+        return groups.table(
+            rows[keys],
+            customers=customers,
+            repeaters=repeaters,
+            orders=groups.count(who >= 0),
+            no_customer=groups.count(who < 0),
         )
-        anonymous = framed.groupby(keys, observed=True, sort=False)["anonymous"].sum().reset_index()
-        return pd.concat([per_customer, anonymous], ignore_index=True)
 
     def tally(self, rows: pd.DataFrame, opts: RepeatRateOptions) -> Tally:
-        orders = rows["orders"]
-        return {
-            "customers": orders.notna(),
-            "repeaters": orders >= 2,
-            "orders": orders.fillna(0),
-            "no_customer": rows["anonymous"].fillna(0),
-        }
+        return {name: rows[name] for name in ("customers", "repeaters", "orders", "no_customer")}
 
     def estimate(self, s: Sums, opts: RepeatRateOptions, confidence: float) -> Estimate:
         customers, orders = s.get("customers", 0.0), s.get("orders", 0.0)
@@ -307,36 +301,21 @@ def _calendar_detail(count: dict[str, float], unit: str) -> dict[str, Any]:
     }
 
 
-def _distinct(rows: pd.DataFrame, keys: list[str], who: str) -> pd.Series:
-    """The number of distinct `who` per group of `keys` (integer codes; -1, no one, is not
-    counted, so a group of only such rows counts 0).
-
-    Each (group, who) pair becomes one integer, so the distinct pairs are found by hashing
-    integers rather than rows (many times less memory and time on millions of orders).
-    """
-    import numpy as np
-    import pandas as pd
-
-    grouped = rows.groupby(keys, observed=True, sort=False)
-    sizes = grouped.size()  # groups in the order ngroup numbers them
-    codes = rows[who].to_numpy("int64")
-    named = codes >= 0
-    if not named.any():
-        return pd.Series(0, index=sizes.index)
-    group = grouped.ngroup().to_numpy("int64")
-    width = int(codes.max()) + 1
-    pairs = pd.unique(group[named] * width + codes[named])
-    return pd.Series(np.bincount(pairs // width, minlength=len(sizes)), index=sizes.index)
+def _distinct(rows: pd.DataFrame, keys: list[str], who: str, name: str) -> pd.DataFrame:
+    """Per group of `keys`, the number of distinct `who` as column `name` (integer codes; -1,
+    no one, is not counted, so a group of only such rows counts 0)."""
+    groups = group_numbers(rows[keys])
+    distinct, _ = distinct_per_group(groups, rows[who].to_numpy("int64"))
+    return groups.table(rows[keys], **{name: distinct})
 
 
 def _group_facts(active: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group: distinct customers with an order, and orders naming no customer."""
-    import pandas as pd
 
-    distinct = _distinct(active, keys, "_c").rename("customers_active")
-    no_customer = (active["_c"] < 0).rename("no_customer")
-    anonymous = no_customer.groupby([active[k] for k in keys], observed=True, sort=False).sum()
-    return pd.concat([anonymous, distinct], axis=1).fillna(0).reset_index()
+    groups = group_numbers(active[keys])
+    who = active["_c"].to_numpy("int64")
+    distinct, _ = distinct_per_group(groups, who)
+    return groups.table(active[keys], no_customer=groups.count(who < 0), customers_active=distinct)
 
 
 def _calendar(
@@ -373,8 +352,7 @@ def _calendar(
             "_c": current["_c"],
         }
     )
-    counts = _distinct(customers_by_unit, [*segments, "_unit"], "_c").rename("actives")
-    counts = counts.reset_index()
+    counts = _distinct(customers_by_unit, [*segments, "_unit"], "_c", "actives")
     slots = slots.merge(counts, on=[*segments, "_unit"], how="left").sort_values("_unit")
     slots["actives"] = slots["actives"].fillna(0)
     latest = ~slots.duplicated(keys, keep="last")

@@ -1,0 +1,110 @@
+"""Rows to group numbers, and distinct members per group: the grouping under every tally.
+
+`group_numbers` turns key columns into one dense number per row (segments and periods are
+integer codes already, so this is arithmetic on codes, not hashing of rows); `distinct_per_group`
+counts distinct customers (and those seen twice or more) per group with one sort of integers.
+On millions of orders both are several times faster than a pandas groupby over the same keys,
+and their memory follows the rows, not the number of possible key combinations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# Key combinations up to this many are numbered through a dense table; beyond, by hashing.
+MAX_DENSE_GROUPS = 1 << 22
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Each row's group number (0 .. len(index) - 1) and each group's key values."""
+
+    numbers: np.ndarray
+    index: pd.MultiIndex
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def count(self, weights: Any = None) -> np.ndarray:
+        """Rows (or the sum of `weights`) per group, as float64."""
+        import numpy as np
+
+        if weights is not None:
+            weights = np.asarray(weights, dtype="float64")
+        return np.bincount(self.numbers, weights=weights, minlength=len(self)).astype("float64")
+
+    def table(self, keys: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+        """One row per group: its key values, in the dtypes of `keys` (a categorical stays
+        one, so the table merges with the rows), then `columns` (one value per group)."""
+        import pandas as pd
+
+        out = self.index.to_frame(index=False)
+        for name in out.columns:
+            if isinstance(keys[name].dtype, pd.CategoricalDtype):
+                out[name] = pd.Categorical(out[name], dtype=keys[name].dtype)
+        return out.assign(**columns)
+
+
+def group_numbers(keys: pd.DataFrame) -> Groups:
+    """The groups of the rows of `keys` (observed combinations only), keys as plain values."""
+    import numpy as np
+    import pandas as pd
+
+    codes, labels = zip(*(key_codes(keys[k]) for k in keys.columns), strict=True)
+    sizes = [len(values) for values in labels]
+    total = math.prod(sizes)
+    if total < 2**62:
+        combined = np.zeros(len(keys), dtype="int64")
+        for code, size in zip(codes, sizes, strict=True):
+            combined = combined * size + code
+        if total <= MAX_DENSE_GROUPS:
+            present = np.flatnonzero(np.bincount(combined, minlength=total))
+            renumber = np.zeros(total, dtype="int64")
+            renumber[present] = np.arange(len(present))
+            numbers = renumber[combined]
+        else:
+            numbers, present = pd.factorize(combined)
+        where = np.unravel_index(present, sizes) if len(sizes) else ()
+        firsts = [labels[i][where[i]] for i in range(len(sizes))]
+    else:  # too many combinations even to number: hash the rows of codes
+        table = pd.DataFrame(dict(enumerate(codes)))
+        numbers = table.groupby(list(table.columns), sort=False).ngroup().to_numpy("int64")
+        _, first = np.unique(numbers, return_index=True)
+        firsts = [labels[i][codes[i][first]] for i in range(len(sizes))]
+    index = pd.MultiIndex.from_arrays(firsts, names=list(keys.columns))
+    return Groups(np.asarray(numbers, dtype="int64"), index)
+
+
+def key_codes(key: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a key column and the plain value of each code (missing is a value)."""
+    import pandas as pd
+
+    if isinstance(key.dtype, pd.CategoricalDtype):
+        return key.cat.codes.to_numpy("int64"), key.cat.categories.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(key, use_na_sentinel=False)
+    values = uniques.to_numpy() if hasattr(uniques, "to_numpy") else uniques
+    return codes.astype("int64"), values
+
+
+def distinct_per_group(groups: Groups, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: how many distinct `who` codes it holds (-1, no one, is not counted), and how
+    many of them appear in two or more of its rows. One sort of (group, who) integer pairs."""
+    import numpy as np
+
+    named = who >= 0
+    if not named.any():
+        return np.zeros(len(groups)), np.zeros(len(groups))
+    width = int(who.max()) + 1
+    pairs = np.sort(groups.numbers[named] * width + who[named])
+    starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
+    runs = np.diff(np.append(starts, len(pairs)))
+    owner = pairs[starts] // width
+    distinct = np.bincount(owner, minlength=len(groups)).astype("float64")
+    repeated = np.bincount(owner[runs >= 2], minlength=len(groups)).astype("float64")
+    return distinct, repeated
