@@ -234,6 +234,29 @@ def test_help_and_kpis_do_not_import_pandas() -> None:
     assert done.stdout.strip().splitlines()[-1] == "False False"
 
 
+@pytest.mark.parametrize("args", [["kpis"], ["kpis", "nps"], ["kpis", "repeat_rate"]])
+def test_the_console_script_prints_the_catalogue_as_typer_would_without_loading_it(
+    args: list[str],
+) -> None:
+    code = (
+        "import sys\nfrom cx_cli.launch import main\n"
+        f"sys.argv = ['cxkpi', *{args!r}]\nmain()\n"
+        "print('typer' in sys.modules, 'pandas' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "False False"
+    assert done.stdout == runner.invoke(app, args).stdout
+
+
+@pytest.mark.parametrize("args", [["kpis", "npx"], ["kpis", "--help"], ["kpis", "nps", "csat"]])
+def test_the_console_script_leaves_other_kpis_calls_to_typer(args: list[str]) -> None:
+    code = f"import sys\nfrom cx_cli.launch import main\nsys.argv = ['cxkpi', *{args!r}]\nmain()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    expected = runner.invoke(app, args, prog_name="cxkpi")
+    assert (done.returncode, done.stdout) == (expected.exit_code, expected.stdout)
+    assert done.stderr == expected.stderr
+
+
 def test_sample_config_mixing_every_source_kind_runs_end_to_end() -> None:
     result = runner.invoke(app, ["report", "-c", str(ROOT / "config.example.yaml"), "-f", "json"])
     assert result.exit_code == 0, result.output
