@@ -404,10 +404,12 @@ def staged(reader: SourceReader) -> Iterable[pd.DataFrame]:
     if reader.spec.kind != "orders" or "order_id" not in reader.wanted:
         yield from reader.batches()
         return
-    from cx_cli.stages import merge_orders, reduce_orders
+    from cx_cli.stages import OrderMerger, reduce_orders
 
-    partials = [reduce_orders(frame, reader.spec.order_total) for frame in reader.batches()]
-    yield merge_orders(partials, reader.spec.order_total)  # empties `partials` as it joins them
+    merger = OrderMerger(reader.spec.order_total)
+    for frame in reader.batches():
+        merger.add(reduce_orders(frame, reader.spec.order_total))
+    yield merger.result()
 
 
 def _coded_ids(rows: pd.DataFrame) -> pd.DataFrame:

@@ -104,16 +104,86 @@ def _unpriced_as_blank(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 def merge_orders(partials: list[pd.DataFrame], order_total: str = "sum") -> pd.DataFrame:
-    """Merge per-batch orders into one row per order id. The list is emptied as the batches
-    are joined, so they are not held while the merged orders are folded."""
-    import pandas as pd
+    """Merge per-batch orders into one row per order id. The list is emptied as it is read."""
+    merger = OrderMerger(order_total)
+    while partials:
+        merger.add(partials.pop(0))
+    return merger.result()
 
-    if not partials:
-        return pd.DataFrame()
-    merged = partials[0] if len(partials) == 1 else pd.concat(partials, ignore_index=True)
-    partials.clear()
-    rules = _rules(merged.columns, order_total)
-    if _sorted(merged["order_id"]):  # exports sorted by order id: fold neighbours, no hashing
-        return _unpriced_as_blank(_fold_runs(merged, rules))
-    grouped = merged.groupby("order_id", sort=False, observed=True)
-    return _unpriced_as_blank(grouped.agg(rules).reset_index())
+
+class OrderMerger:
+    """Per-batch orders (from `reduce_orders`) merged into one row per order id as they come.
+
+    While order ids never decrease, an order can only continue across a batch boundary, so
+    only the last order seen and the next batch's first one are ever folded together: the
+    batches are not folded again. Once ids go backwards, the batches are kept as they are and
+    folded at the end by one groupby over all of them (sum, min and first compose).
+    """
+
+    def __init__(self, order_total: str = "sum") -> None:
+        self.order_total = order_total
+        self.parts: list[pd.DataFrame] = []
+        self.last: pd.DataFrame | None = None  # the latest order, which the next may continue
+        self.in_order = True
+        self.empty: pd.DataFrame | None = None  # a batch without orders: the columns, if none
+
+    def add(self, orders: pd.DataFrame) -> None:
+        """Take one batch's orders (one row per run of an order id in that batch)."""
+        import pandas as pd
+
+        if orders.empty:
+            self.empty = orders if self.empty is None else self.empty
+            return
+        if not self.in_order:
+            self.parts.append(orders)
+            return
+        ids = orders["order_id"]
+        if self.last is not None:
+            previous, first = self.last["order_id"].iloc[0], ids.iloc[0]
+            if first == previous:
+                pair = pd.concat([self.last, orders.iloc[:1]], ignore_index=True)
+                self.last = self._fold(pair)
+                orders = orders.iloc[1:]
+                ids = ids.iloc[1:]
+            elif first < previous:
+                self._give_up(orders)
+                return
+        if orders.empty:
+            return
+        if not _sorted(ids):
+            self._give_up(orders)
+            return
+        if self.last is not None:
+            self.parts.append(self.last)
+        self.parts.append(orders.iloc[:-1])
+        self.last = orders.iloc[-1:]
+
+    def result(self) -> pd.DataFrame:
+        """All orders, one row per order id (in order of ids when they came in order)."""
+        import pandas as pd
+
+        if self.last is not None:
+            self.parts.append(self.last)
+            self.last = None
+        parts, self.parts = [p for p in self.parts if len(p)], []
+        if not parts:
+            return pd.DataFrame() if self.empty is None else self.empty.reset_index(drop=True)
+        merged = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        del parts
+        if self.in_order:
+            return merged.reset_index(drop=True)
+        grouped = merged.groupby("order_id", sort=False, observed=True)
+        return _unpriced_as_blank(
+            grouped.agg(_rules(merged.columns, self.order_total))
+        ).reset_index()
+
+    def _fold(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return _unpriced_as_blank(_fold_runs(rows, _rules(rows.columns, self.order_total)))
+
+    def _give_up(self, orders: pd.DataFrame) -> None:
+        """Ids went backwards: keep every batch whole, to be grouped at the end."""
+        self.in_order = False
+        if self.last is not None:
+            self.parts.append(self.last)
+            self.last = None
+        self.parts.append(orders)
