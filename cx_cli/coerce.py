@@ -287,11 +287,16 @@ def _excel_days(text: pd.Series, out: pd.Series) -> pd.Series:
 
 def read_ids(column: pa.Array) -> pd.Series:
     """Ids as text, trimmed; a blank or all-space cell is no id (" 42" and "42" are one id)."""
+    return clean_ids(column).to_pandas()
+
+
+def clean_ids(column: pa.Array) -> pa.Array:
+    """`read_ids` in Arrow (the reader's parse thread runs it on columns that are only ids)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(as_text(column))
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed).to_pandas()
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def read_labels(column: pa.Array) -> pd.Series:

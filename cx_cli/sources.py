@@ -178,6 +178,7 @@ class SourceReader:
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
         self._text_columns: set[str] = set()  # columns a typed read failed on: read as text
+        self._cleaned_ids: set[str] = set()  # id columns the parse thread cleaned (this file)
         self._bytes_done = 0
         self._total_bytes: int | None = None
         self._all_counts: dict[str, Counter[str]] = {}
@@ -399,7 +400,9 @@ class SourceReader:
                 replay, read_options=read, parse_options=parse, convert_options=convert
             )
             pending: list[pa.RecordBatch] = []
-            for batch in _skipping(prefetched(reader), skip):
+            self._cleaned_ids = self._id_columns(types)
+            cleaned = _ids_cleaned(_skipping(reader, skip), self._cleaned_ids)
+            for batch in prefetched(cleaned):
                 self._bytes_done = done + opened.hashing.size
                 _check_finite(batch, floats, handed_on)
                 pending.append(batch)
@@ -459,6 +462,15 @@ class SourceReader:
             for column, types in roles.items()
         }
 
+    def _id_columns(self, types: dict[str, pa.DataType]) -> set[str]:
+        """Text columns that only hold id fields: their ids are cleaned on the parse thread."""
+        import pyarrow as pa
+
+        roles: dict[str, set[str]] = {column: set() for column in types}
+        for name in self.wanted:
+            roles[self.spec.columns[name]].add(SOURCE_KINDS[self.spec.kind][name].type)
+        return {c for c, kinds in roles.items() if kinds == {"id"} and types[c] == pa.string()}
+
     def _parsed_type(self, name: str, path: str) -> pa.DataType:
         import pyarrow as pa
 
@@ -496,7 +508,7 @@ class SourceReader:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._file = path
+        self._file, self._cleaned_ids = path, set()
         digest, size = files.hash_file(path, self.name)
         raw = files.open_raw(path, self.name)
         try:
@@ -667,8 +679,9 @@ class SourceReader:
             self._note(name, "blank", column.is_null())
             self._note(name, "not true/false", values.isna() & column.is_valid().to_pandas())
             return values
-        if kind.type == "id":
-            return coerce.read_ids(column)
+        if kind.type == "id":  # cleaned already on the parse thread, unless from Parquet
+            cleaned = self.spec.columns[name] in self._cleaned_ids
+            return column.to_pandas() if cleaned else coerce.read_ids(column)
         return coerce.read_text(column)
 
     def _numbers(self, name: str, kind: Field, column: pa.Array) -> pd.Series:
@@ -784,6 +797,16 @@ def _check_finite(batch: pa.RecordBatch, floats: Sequence[str], handed_on: int) 
     bad = {c for c in floats if not math.isfinite(pc.sum(batch.column(c)).as_py() or 0.0)}
     if bad:
         raise _ReadAgain(handed_on, as_text=bad)
+
+
+def _ids_cleaned(batches: Iterable[pa.RecordBatch], ids: set[str]) -> Iterator[pa.RecordBatch]:
+    """The batches with their id-only columns cleaned (`coerce.clean_ids`): run by `prefetched`
+    on the parse thread, where Arrow's compute functions overlap the main thread's work."""
+    for batch in batches:
+        for column in ids:
+            where = batch.schema.get_field_index(column)
+            batch = batch.set_column(where, column, coerce.clean_ids(batch.column(where)))
+        yield batch
 
 
 def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

@@ -182,3 +182,22 @@ def test_nan_and_infinity_among_clean_numbers_are_judged_by_the_text_rules(
         cfg = config(str(path), kind)
         typed = outcome(cfg, batch_bytes=64)
         assert typed == from_stdin(path.read_bytes(), monkeypatch, cfg, batch_bytes=64)
+
+
+def test_ids_are_trimmed_and_blank_ids_are_no_ids_on_every_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        ("2024-01-05 10:00:00", "email", "9", "4", "10", "A1"),
+        ("2024-01-05 10:00:00", "email", "9", "4", "5", " A1 "),  # the same order
+        ("2024-01-05 10:00:00", "email", "9", "4", "7", "   "),  # no order id: dropped
+        ("2024-01-05 10:00:00", "email", "9", "4", "1", "B2"),
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows))
+    cfg = config(str(path), "orders")
+    results, inputs = outcome(cfg, batch_bytes=64)
+    assert inputs[0][1] == {"order_id blank": 1}
+    aov = [r for r in results if r[0] == "aov" and r[2] == "" and r[3] == "[]"]
+    assert (aov[0][4], aov[0][5]) == (pytest.approx((15 + 1) / 2), 2)
+    assert (results, inputs) == from_stdin(path.read_bytes(), monkeypatch, cfg, batch_bytes=64)
