@@ -820,12 +820,13 @@ def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Recor
 
 
 def prefetched(batches: Iterable[T], depth: int = PREFETCH_BLOCKS) -> Iterator[T]:
-    """The items of `batches`, produced one step ahead on a second thread.
+    """The items of `batches`, produced ahead on a second thread.
 
-    Arrow parses a CSV block only when asked, and releases the GIL while it does, so asking
-    for the next block on another thread overlaps parsing with the cleaning and tallying of
-    the current one (two cores: close to half the wall time on large files). At most `depth`
-    blocks wait in the queue, so memory stays bounded. Errors are raised in the caller.
+    Arrow parses (and converts) a CSV block only when asked, and releases the GIL while it
+    does, so asking for the next blocks on another thread overlaps parsing with the cleaning
+    and tallying of the current one, and with the import of pandas at the first block. At
+    most `depth` blocks wait in the queue, so memory stays bounded. Errors are raised in the
+    caller.
     """
     import queue
     import threading
