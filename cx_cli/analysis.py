@@ -19,8 +19,8 @@ from cx_cli import __version__, stats
 from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, leaves, resolve_kpi
 from cx_cli.errors import ConfigError
 from cx_cli.groups import group_numbers
-from cx_cli.kpis.base import ALL, PERIOD, Context, Estimate, Sums, change_p_value
-from cx_cli.periods import period_label, period_start, previous_start
+from cx_cli.kpis.base import ALL, Context, Estimate, Sums, change_p_value
+from cx_cli.periods import PERIOD, period_label, period_start, previous_start
 from cx_cli.report import Definition, InputSummary, Report, Result
 from cx_cli.sources import (
     DEFAULT_BATCH_BYTES,
@@ -202,6 +202,7 @@ def _reader(
         options.batch_bytes,
         keep_history=any(c.definition.needs_history(c.options) for c in mine),
         progress=options.progress(source) if options.progress else None,
+        period=settings.period,
     )
     if settings.period and reader.time_field is None:
         raise ConfigError(
@@ -401,7 +402,7 @@ def staged(reader: SourceReader) -> Iterable[pd.DataFrame]:
     A line-item export spreads an order over several rows, possibly across batches; summing
     per order is exact only once every batch is in, so orders are reduced per batch and merged.
     """
-    if reader.spec.kind != "orders" or "order_id" not in reader.wanted:
+    if not reader.folds_orders:
         yield from reader.batches()
         return
     from cx_cli.stages import OrderMerger, reduce_orders
@@ -428,7 +429,7 @@ def _coded_ids(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _with_keys(frame: pd.DataFrame, time_field: str | None, period: str | None) -> pd.DataFrame:
     frame = frame.assign(**{ALL: 0})
-    if period and time_field:
+    if period and time_field and PERIOD not in frame:  # the reader floors most sources' times
         frame[PERIOD] = period_start(frame[time_field], period)
     return frame
 

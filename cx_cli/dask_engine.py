@@ -106,7 +106,7 @@ def tally_source(
     """The pandas engine's `tally_source`, with each file read and tallied as a Dask task."""
     from cx_cli.analysis import scan, settle_scan
 
-    if _folds_orders(reader):
+    if reader.folds_orders:
         orders = _read_files(reader, compute, _file_orders, _add_orders)
         found = scan([orders], reader, choices, settings)
     else:
@@ -117,13 +117,9 @@ def tally_source(
 def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
     """Every row the source keeps (orders folded), read file by file as Dask tasks: the rows
     the pandas engine's `staged` gives, for whole-source views such as cohorts."""
-    if _folds_orders(reader):
+    if reader.folds_orders:
         return _read_files(reader, compute, _file_orders, _add_orders)  # type: ignore[no-any-return]
     return _read_files(reader, compute, _file_rows, _add_rows)  # type: ignore[no-any-return]
-
-
-def _folds_orders(reader: SourceReader) -> bool:
-    return reader.spec.kind == "orders" and "order_id" in reader.wanted
 
 
 def _read_files(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cx_cli import coerce, files
 from cx_cli.errors import ConfigError, InputError
 from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
+from cx_cli.periods import PERIOD
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,12 +40,15 @@ DEFAULT_BATCH_BYTES = 8 << 20  # of parsed columns per frame cleaned and tallied
 # blocks are joined into frames of DEFAULT_BATCH_BYTES to keep per-frame costs low.
 ARROW_BLOCK_BYTES = 2 << 20
 MAX_ARROW_BLOCK_BYTES = 256 << 20
-# Parsed blocks that may wait for the main thread. Deep enough that parsing runs on while the
-# main thread imports pandas (~0.4 s) at the first block; a parsed block is far smaller than
-# its CSV text, so this costs tens of megabytes at most, whatever the file's size.
-PREFETCH_BLOCKS = 32
+# Parsed bytes that may wait for the main thread, as frames. Deep enough that parsing runs on
+# while the main thread imports pandas (~0.4 s) at the first frame; parsed columns are far
+# smaller than their CSV text, so this is a fixed amount, whatever the file's size.
+PREFETCH_BYTES = 32 << 20
+MAX_PREFETCH_FRAMES = 64
 GIL_SWITCH_SECONDS = 0.0002
 SEGMENT_PREFIX = "seg:"
+# The Arrow column the parse thread floors timestamps into (a NUL never names a CSV column).
+PARSED_PERIOD = "\x00period"
 IN_WINDOW = "_in_window"
 NUMBER_TYPES = frozenset({"score", "number", "money", "duration", "count"})
 T = TypeVar("T")
@@ -143,6 +147,7 @@ class SourceReader:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     keep_history: bool = False
     progress: Callable[[int, int, int | None], None] | None = None
+    period: str | None = None  # frames carry each row's period start (see `period_unit`)
     quality: SourceQuality = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +188,17 @@ class SourceReader:
         self._total_bytes: int | None = None
         self._all_counts: dict[str, Counter[str]] = {}
         self._pending: list[tuple[str, str, np.ndarray]] = []
+
+    @property
+    def folds_orders(self) -> bool:
+        """Whether the rows are order lines, folded into orders after reading (`stages`)."""
+        return self.spec.kind == "orders" and "order_id" in self.wanted
+
+    @property
+    def period_unit(self) -> str | None:
+        """The period whose starts the frames carry (PERIOD): none for order lines, whose
+        orders take their time when folded."""
+        return self.period if self.time_field and not self.folds_orders else None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -399,19 +415,18 @@ class SourceReader:
             reader = pacsv.open_csv(
                 replay, read_options=read, parse_options=parse, convert_options=convert
             )
-            pending: list[pa.RecordBatch] = []
             self._cleaned_ids = self._id_columns(types)
-            cleaned = _ids_cleaned(_skipping(reader, skip), self._cleaned_ids)
-            for batch in prefetched(cleaned):
+            checked = _finite(_skipping(reader, skip), floats)
+            cleaned = _changed(checked, self._cleaned_ids, coerce.clean_ids)
+            framed = _changed(_framed(cleaned, self.batch_bytes), self._label_columns(), _encode)
+            framed = self._with_periods(framed, types)
+            depth = min(MAX_PREFETCH_FRAMES, max(2, PREFETCH_BYTES // self.batch_bytes))
+            for frame in prefetched(framed, depth):
                 self._bytes_done = done + opened.hashing.size
-                _check_finite(batch, floats, handed_on)
-                pending.append(batch)
-                if sum(b.nbytes for b in pending) >= self.batch_bytes:
-                    for joined in _joined(pending):
-                        yield joined
-                        handed_on += joined.num_rows
-                    pending = []
-            yield from _joined(pending)
+                yield frame
+                handed_on += frame.num_rows
+        except _NotFinite as exc:
+            raise _ReadAgain(handed_on, as_text=exc.columns) from None
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"{path}: byte {exc.object[exc.start : exc.start + 1]!r} is not valid "
@@ -441,7 +456,8 @@ class SourceReader:
         """The Arrow type each mapped column is parsed as.
 
         Arrow's CSV parser converts clean numbers and ISO timestamps on its own thread, far
-        cheaper than casting text afterwards, and segments to dictionaries. A cell it cannot
+        cheaper than casting text afterwards. (Segments are text: its dictionary conversion
+        costs twice a `dictionary_encode` after parsing, see `_label_columns`.) A cell it cannot
         convert (or NaN/inf, which the text rules judge) sends the file back to be read with
         that column as text (`_ReadAgain`); stdin cannot be read twice, so there it is text.
         A column with two roles (a field and a filter, say) is text.
@@ -452,8 +468,7 @@ class SourceReader:
         for name in self.wanted:
             roles.setdefault(self.spec.columns[name], set()).add(self._parsed_type(name, path))
         for segment in self.segments:
-            label = pa.dictionary(pa.int32(), pa.string())
-            roles.setdefault(self.spec.segments[segment], set()).add(label)
+            roles.setdefault(self.spec.segments[segment], set()).add(pa.string())
         for spec in self.spec.filters:
             if spec.column:
                 roles.setdefault(spec.column, set()).add(pa.string())
@@ -470,6 +485,27 @@ class SourceReader:
         for name in self.wanted:
             roles[self.spec.columns[name]].add(SOURCE_KINDS[self.spec.kind][name].type)
         return {c for c, kinds in roles.items() if kinds == {"id"} and types[c] == pa.string()}
+
+    def _label_columns(self) -> set[str]:
+        """Columns read only as segments: dictionary-encoded on the parse thread, so the main
+        thread trims and groups each distinct label once (`coerce.read_labels`)."""
+        other = {self.spec.columns[f] for f in self.wanted}
+        other |= {f.column for f in self.spec.filters if f.column}
+        return {self.spec.segments[s] for s in self.segments} - other
+
+    def _with_periods(
+        self, frames: Iterable[pa.RecordBatch], types: dict[str, pa.DataType]
+    ) -> Iterable[pa.RecordBatch]:
+        """The frames with their rows' period starts (PARSED_PERIOD), floored on the parse
+        thread when Arrow parsed the time column as timestamps (else `_clean` floors them)."""
+        import pyarrow as pa
+
+        if not self.period_unit:
+            return frames
+        column = self.spec.columns[self.time_field]  # type: ignore[index]
+        if not pa.types.is_timestamp(types[column]):
+            return frames
+        return _periods_added(frames, column, self.period_unit)
 
     def _parsed_type(self, name: str, path: str) -> pa.DataType:
         import pyarrow as pa
@@ -620,6 +656,8 @@ class SourceReader:
             keep = self._drop(keep, _evaluate(spec, values), spec.describe())
         if self.time_field:
             keep = self._keep_dated(keep, self._time_blank, out[self.time_field])
+        if self.period_unit:
+            out[PERIOD] = self._period_starts(columns, out[self.time_field])
         if self.keep_history and self.time_field:
             out[IN_WINDOW] = self._in_window
         if self.spec.dedupe:
@@ -630,6 +668,14 @@ class SourceReader:
         if self.unused:
             out = out.drop(columns=list(self.unused))
         return out if keep.all() else out[keep]
+
+    def _period_starts(self, columns: dict[str, pa.Array], when: pd.Series) -> Any:
+        """Each row's period start: floored on the parse thread if it could be, else here."""
+        from cx_cli.periods import as_datetimes, period_start
+
+        if PARSED_PERIOD in columns:
+            return as_datetimes(columns[PARSED_PERIOD])
+        return period_start(when, self.period_unit or "").to_numpy()
 
     def _drop(self, keep: np.ndarray, passes: Any, reason: str) -> np.ndarray:
         import numpy as np
@@ -786,27 +832,57 @@ def _failed_columns(exc: Exception, header: Sequence[str], types: dict[str, Any]
     return strict
 
 
-def _check_finite(batch: pa.RecordBatch, floats: Sequence[str], handed_on: int) -> None:
-    """NaN and infinity parse as numbers, but the text rules call them blank or not a number:
-    a float column holding one is read again as text. One sum per column tells (NaN and inf
-    propagate; a sum that overflows only sends the column to the slower, equal, text rules)."""
+class _NotFinite(Exception):
+    """A float column holds NaN or infinity (raised on the parse thread, see `_finite`)."""
+
+    def __init__(self, columns: set[str]) -> None:
+        super().__init__(columns)
+        self.columns = columns
+
+
+def _finite(batches: Iterable[pa.RecordBatch], floats: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """The batches, checked for NaN and infinity in their float columns.
+
+    Those parse as numbers, but the text rules call them blank or not a number, so a float
+    column holding one is read again as text. One sum per column tells (NaN and inf propagate;
+    a sum that overflows only sends the column to the slower, equal, text rules).
+    """
     import math
 
     import pyarrow.compute as pc
 
-    bad = {c for c in floats if not math.isfinite(pc.sum(batch.column(c)).as_py() or 0.0)}
-    if bad:
-        raise _ReadAgain(handed_on, as_text=bad)
-
-
-def _ids_cleaned(batches: Iterable[pa.RecordBatch], ids: set[str]) -> Iterator[pa.RecordBatch]:
-    """The batches with their id-only columns cleaned (`coerce.clean_ids`): run by `prefetched`
-    on the parse thread, where Arrow's compute functions overlap the main thread's work."""
     for batch in batches:
-        for column in ids:
-            where = batch.schema.get_field_index(column)
-            batch = batch.set_column(where, column, coerce.clean_ids(batch.column(where)))
+        bad = {c for c in floats if not math.isfinite(pc.sum(batch.column(c)).as_py() or 0.0)}
+        if bad:
+            raise _NotFinite(bad)
         yield batch
+
+
+def _changed(
+    batches: Iterable[pa.RecordBatch], columns: set[str], change: Callable[[Any], Any]
+) -> Iterator[pa.RecordBatch]:
+    """The batches with `change` applied to `columns` (Arrow compute, run by `prefetched` on
+    the parse thread, where it overlaps the main thread's work): ids cleaned, labels encoded."""
+    for batch in batches:
+        for column in columns:
+            where = batch.schema.get_field_index(column)
+            batch = batch.set_column(where, column, change(batch.column(where)))
+        yield batch
+
+
+def _encode(column: pa.Array) -> pa.Array:
+    return column.dictionary_encode()
+
+
+def _periods_added(
+    frames: Iterable[pa.RecordBatch], column: str, unit: str
+) -> Iterator[pa.RecordBatch]:
+    """The frames with `column`'s timestamps floored to `unit` as column PARSED_PERIOD."""
+    from cx_cli.periods import floor_to_period
+
+    for frame in frames:
+        starts = floor_to_period(frame.column(column), unit)
+        yield frame.append_column(PARSED_PERIOD, starts)
 
 
 def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
@@ -819,14 +895,15 @@ def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Recor
         rows = 0
 
 
-def prefetched(batches: Iterable[T], depth: int = PREFETCH_BLOCKS) -> Iterator[T]:
+def prefetched(batches: Iterable[T], depth: int) -> Iterator[T]:
     """The items of `batches`, produced ahead on a second thread.
 
     Arrow parses (and converts) a CSV block only when asked, and releases the GIL while it
-    does, so asking for the next blocks on another thread overlaps parsing with the cleaning
-    and tallying of the current one, and with the import of pandas at the first block. At
-    most `depth` blocks wait in the queue, so memory stays bounded. Errors are raised in the
-    caller.
+    does, as do its compute functions, so running the Arrow-only stages (parsing, checks,
+    joining blocks into frames) on another thread overlaps them with the cleaning and
+    tallying of the current frame, and with the import of pandas at the first one. At most
+    `depth` items wait in the queue, so memory stays bounded. Errors are raised in the
+    caller, after the items produced before them.
     """
     import queue
     import threading
@@ -869,6 +946,18 @@ def prefetched(batches: Iterable[T], depth: int = PREFETCH_BLOCKS) -> Iterator[T
                 waiting.get_nowait()
             except queue.Empty:
                 worker.join(timeout=0.05)
+
+
+def _framed(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Arrow's small blocks joined into frames of about `size` bytes (per-frame costs are
+    paid once per frame); run on the parse thread, like the other stages before `prefetched`."""
+    pending: list[pa.RecordBatch] = []
+    for batch in batches:
+        pending.append(batch)
+        if sum(b.nbytes for b in pending) >= size:
+            yield from _joined(pending)
+            pending = []
+    yield from _joined(pending)
 
 
 def _joined(batches: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
