@@ -612,12 +612,24 @@ def _warnings(inputs: Iterable[InputSummary]) -> Iterable[str]:
                     )
 
 
-def check_sources(config: Config, inputs: Mapping[str, str] | None = None) -> list[InputSummary]:
-    """Read every source with all its mapped fields and segments: row accounting, no KPIs."""
+def check_sources(
+    config: Config,
+    inputs: Mapping[str, str] | None = None,
+    progress: Callable[[str], Callable[[int, int, int | None], None] | None] | None = None,
+) -> list[InputSummary]:
+    """Read every source with all its mapped fields and segments: row accounting, no KPIs.
+    `progress` gives each source's read-progress callback, as in `run`."""
     summaries = []
     for name, spec in config.sources.items():
         path = (inputs or {}).get(name) or config.source_path(name)
-        reader = SourceReader(name, spec, path, tuple(spec.columns), tuple(spec.segments))
+        reader = SourceReader(
+            name,
+            spec,
+            path,
+            tuple(spec.columns),
+            tuple(spec.segments),
+            progress=progress(name) if progress else None,
+        )
         for _ in reader.batches():
             pass
         summaries.append(input_summary(reader))

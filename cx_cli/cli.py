@@ -170,6 +170,9 @@ InputOption = Annotated[
     ),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+QuietOption = Annotated[
+    bool, typer.Option("-q", "--quiet", help="No warnings or progress bar on stderr.")
+]
 
 
 def _version(value: bool) -> None:
@@ -225,9 +228,7 @@ def report(
     ] = False,
     engine: EngineOption = Engine.pandas,
     scheduler: SchedulerOption = None,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="No warnings or progress bar on stderr.")
-    ] = False,
+    quiet: QuietOption = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Row accounting on stderr.")
     ] = False,
@@ -323,6 +324,7 @@ def cohort(
     output: Annotated[str, typer.Option("-o", "--output", help="File, or - for stdout.")] = "-",
     engine: EngineOption = Engine.pandas,
     scheduler: SchedulerOption = None,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Cohort retention: cohorts by first order (or start) x periods since, incomplete marked.
@@ -332,20 +334,23 @@ def cohort(
     from cx_cli import load_config
     from cx_cli.cohort import cohort_matrix
     from cx_cli.output import write_output
+    from cx_cli.progress import ReadProgress, wanted
     from cx_cli.render.cohort import render_cohorts
 
     _check_scheduler(engine, scheduler)
-    cohorts = cohort_matrix(
-        load_config(_config_path(config)),
-        source,
-        metric=metric,
-        period=period,
-        inputs=_inputs(inputs),
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
-        engine=engine.value,
-        scheduler=scheduler,
-    )
+    with ReadProgress(wanted(quiet, sys.stderr)) as bar:
+        cohorts = cohort_matrix(
+            load_config(_config_path(config)),
+            source,
+            metric=metric,
+            period=period,
+            inputs=_inputs(inputs),
+            since=_date(since, "--since"),
+            until=_date(until, "--until"),
+            engine=engine.value,
+            scheduler=scheduler,
+            progress=bar.for_source,
+        )
     to_terminal = output == "-" and sys.stdout.isatty()
     write_output(
         render_cohorts(
@@ -366,6 +371,7 @@ def validate(
     fmt: Annotated[ValidateFormat, typer.Option("--format", "-f", help="Output format.")] = (
         ValidateFormat.table
     ),
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Check the config and every source's mapping; show row accounting. Computes no KPIs.
@@ -374,9 +380,13 @@ def validate(
     """
     from cx_cli import load_config
     from cx_cli.analysis import check_sources
+    from cx_cli.progress import ReadProgress, wanted
     from cx_cli.render.validation import render_validation
 
-    summaries = check_sources(load_config(_config_path(config)), _inputs(inputs))
+    with ReadProgress(wanted(quiet, sys.stderr)) as bar:
+        summaries = check_sources(
+            load_config(_config_path(config)), _inputs(inputs), progress=bar.for_source
+        )
     typer.echo(render_validation(summaries, fmt.value, color=_color_stdout()), nl=False)
 
 

@@ -14,7 +14,7 @@ kept, marked incomplete, and never shown as a drop. The source is read with the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cx_cli.config import Config
+    from cx_cli.progress import Update
     from cx_cli.report import InputSummary
 
 METRICS = ("customers", "revenue")
@@ -101,12 +102,14 @@ def cohort_matrix(
     until: dt.date | None = None,
     engine: str = "pandas",
     scheduler: str | None = None,
+    progress: Callable[[str], Update | None] | None = None,
 ) -> Cohorts:
     """The cohort matrix of an orders or subscriptions source of `config`.
 
     `source_name` may be left out when the config has one such source; `inputs` overrides source
     paths as `--input NAME=PATH` does; `since`/`until` (inclusive) bound the cohorts' first dates
     and the data used (orders and subscriptions before --since still decide who is new).
+    `progress` gives the source's read-progress callback, as in `cx_cli.run`.
     """
     from cx_cli.analysis import input_summary, staged
     from cx_cli.sources import SourceReader, Window
@@ -126,7 +129,16 @@ def cohort_matrix(
     spec = config.sources[name]
     fields = _fields(spec.kind, metric, spec.columns, name)
     path = (inputs or {}).get(name) or config.source_path(name)
-    reader = SourceReader(name, spec, path, fields, (), Window(since, until), keep_history=True)
+    reader = SourceReader(
+        name,
+        spec,
+        path,
+        fields,
+        (),
+        Window(since, until),
+        keep_history=True,
+        progress=progress(name) if progress else None,
+    )
     import pandas as pd
 
     if engine == "pandas":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -72,3 +73,51 @@ def test_a_report_in_a_pipe_writes_nothing_but_the_report(
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # no bar, no warnings: CliRunner's stderr is not a terminal
     assert result.stdout.lstrip().startswith("{")
+
+
+class Recorder:
+    """Stands in for the bar: which sources asked for a callback, and the last rows each saw."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+
+    def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Bars wanted unless -q; each source's callback records its rows."""
+        import cx_cli.progress
+
+        def for_source(bar: ReadProgress, source: str) -> Any:
+            if not bar.enabled:
+                return None
+
+            def update(rows: int, done: int, total: int | None) -> None:
+                self.rows[source] = rows
+
+            return update
+
+        monkeypatch.setattr(cx_cli.progress, "wanted", lambda quiet, stream: not quiet)
+        monkeypatch.setattr(cx_cli.progress.ReadProgress, "for_source", for_source)
+
+
+@pytest.mark.parametrize(
+    ("args", "sources"),
+    [
+        (["report", "--kpi", "repeat_rate,churn"], {"orders", "subscriptions"}),
+        (["cohort", "--source", "orders"], {"orders"}),
+        (["validate"], {"surveys", "tickets", "orders", "subscriptions", "web", "spend"}),
+    ],
+)
+def test_every_reading_command_reports_read_progress(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], sources: set[str]
+) -> None:
+    """report, cohort and validate all hand their readers the bar's callback (and -q none)."""
+    recorder = Recorder()
+    recorder.patch(monkeypatch)
+    config = str(Path(__file__).parent.parent / "config.example.yaml")
+    result = CliRunner().invoke(app, [*args, "-c", config, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert set(recorder.rows) == sources
+    assert all(rows > 0 for rows in recorder.rows.values())
+    recorder.rows.clear()
+    result = CliRunner().invoke(app, [*args, "-c", config, "-f", "json", "-q"])
+    assert result.exit_code == 0, result.output
+    assert recorder.rows == {}
