@@ -139,13 +139,13 @@ class OrderMerger:
             return
         ids = orders["order_id"]
         if self.last is not None:
-            previous, first = self.last["order_id"].iloc[0], ids.iloc[0]
-            if first == previous:
+            previous = self.last["order_id"].iloc[0]
+            if ids.iloc[0] == previous:  # the last order continues in this batch
                 pair = pd.concat([self.last, orders.iloc[:1]], ignore_index=True)
                 self.last = self._fold(pair)
                 orders = orders.iloc[1:]
                 ids = ids.iloc[1:]
-            elif first < previous:
+            if len(ids) and ids.iloc[0] <= previous:  # checked after the fold, too
                 self._give_up(orders)
                 return
         if orders.empty:

@@ -103,3 +103,17 @@ def test_neighbouring_lines_fold_by_hand() -> None:
     assert a["ordered_at"] == pd.Timestamp(2025, 1, 1)
     assert a["seg:channel"] == "web"
     assert b["order_id"] == "B" and math.isnan(b["amount"]) and b["lines"] == 1
+
+
+def test_an_order_that_continues_into_a_batch_whose_ids_then_go_back() -> None:
+    """Batches A1 B1 | B2 A2: B continues across the boundary, then A comes back. Worked by
+    hand: A = 1 + 2 = 3 (two lines), B = 10 + 20 = 30 (two lines), one row per order. (Found
+    by the property test above: the merge kept two rows for A.)"""
+    batches = [
+        lines_frame([("A", 1.0, 0, "c1", "web"), ("B", 10.0, 1, "c2", "web")]),
+        lines_frame([("B", 20.0, 2, "c2", "web"), ("A", 2.0, 3, "c1", "web")]),
+    ]
+    folded = merge_orders([reduce_orders(b, "sum") for b in batches], "sum")
+    totals = dict(zip(folded["order_id"], folded["amount"], strict=True))
+    assert totals == {"A": 3.0, "B": 30.0}
+    assert folded.set_index("order_id")["lines"].to_dict() == {"A": 2, "B": 2}
