@@ -236,7 +236,18 @@ def _typed_timestamps(column: pa.Array, timezone: str | None) -> pd.Series:
     values = pd.Series(column.to_pandas())
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
-    return pd.to_datetime(values).astype("datetime64[ns]")
+    return _nanoseconds(pd.to_datetime(values))
+
+
+def _nanoseconds(when: pd.Series) -> pd.Series:
+    """Naive date-times as datetime64[ns]; one outside its range (years 1677-2262, e.g. a typo
+    like 0202-01-05) is not a date, as pandas parses it at a coarser unit that holds it."""
+    import pandas as pd
+
+    if when.dtype == "datetime64[ns]":
+        return when
+    inside = when.between(pd.Timestamp.min, pd.Timestamp.max) | when.isna()
+    return when.where(inside).astype("datetime64[ns]")
 
 
 def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | None) -> pd.Series:
@@ -257,10 +268,10 @@ def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | N
     aware = text.str.contains(OFFSET_PATTERN, regex=True, na=False)
     try:
         if (~aware).any():
-            out[~aware] = pd.to_datetime(text[~aware], format=fmt, errors="coerce")
+            out[~aware] = _nanoseconds(pd.to_datetime(text[~aware], format=fmt, errors="coerce"))
         if aware.any():
             local = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
-            out[aware] = local.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
+            out[aware] = _nanoseconds(local.dt.tz_convert(timezone or "UTC").dt.tz_localize(None))
     except ValueError as exc:
         raise ConfigError(
             f"date_format {fmt!r} cannot be used: {exc}",

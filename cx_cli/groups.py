@@ -86,7 +86,9 @@ def key_codes(key: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
     if isinstance(key.dtype, pd.CategoricalDtype):
-        return key.cat.codes.to_numpy("int64"), key.cat.categories.to_numpy(dtype=object)
+        codes = key.cat.codes.to_numpy("int64")
+        if len(codes) == 0 or codes.min() >= 0:  # -1, missing, needs a label of its own
+            return codes, key.cat.categories.to_numpy(dtype=object)
     codes, uniques = pd.factorize(key, use_na_sentinel=False)
     values = uniques.to_numpy() if hasattr(uniques, "to_numpy") else uniques
     return codes.astype("int64"), values

@@ -411,6 +411,8 @@ class SourceReader:
         )
         floats = [c for c, t in types.items() if pa.types.is_floating(t)]
         done, handed_on = self._bytes_done, 0
+        reader: pacsv.CSVStreamingReader | None = None
+        frames: Iterator[pa.RecordBatch] | None = None
         try:
             reader = pacsv.open_csv(
                 replay, read_options=read, parse_options=parse, convert_options=convert
@@ -421,7 +423,8 @@ class SourceReader:
             framed = _changed(_framed(cleaned, self.batch_bytes), self._label_columns(), _encode)
             framed = self._with_periods(framed, types)
             depth = min(MAX_PREFETCH_FRAMES, max(2, PREFETCH_BYTES // self.batch_bytes))
-            for frame in prefetched(framed, depth):
+            frames = prefetched(framed, depth)
+            for frame in frames:
                 self._bytes_done = done + opened.hashing.size
                 yield frame
                 handed_on += frame.num_rows
@@ -447,7 +450,11 @@ class SourceReader:
             if opened.compression is None:
                 raise InputError(f"{path}: cannot be read ({exc}) (source '{self.name}')") from None
             raise files.decompression_error(path, self.name, opened.compression, exc) from None
-        finally:
+        finally:  # in this order, also when the read stops early: no Arrow read outlives it
+            if frames is not None:
+                frames.close()  # stops and joins the parse thread
+            if reader is not None:
+                reader.close()
             opened.close()
         self._bytes_done = done + opened.hashing.size
         self._record_file(path, opened.hashing.digest.hexdigest(), opened.hashing.size)
@@ -484,6 +491,9 @@ class SourceReader:
         roles: dict[str, set[str]] = {column: set() for column in types}
         for name in self.wanted:
             roles[self.spec.columns[name]].add(SOURCE_KINDS[self.spec.kind][name].type)
+        for spec in self.spec.filters:
+            if spec.column:  # a column filter reads the cells as they are, untrimmed
+                roles[spec.column].add("filter")
         return {c for c, kinds in roles.items() if kinds == {"id"} and types[c] == pa.string()}
 
     def _label_columns(self) -> set[str]:
@@ -936,7 +946,10 @@ def prefetched(batches: Iterable[T], depth: int) -> Iterator[T]:
             if kind == "end":
                 return
             if kind == "error":
-                raise item
+                try:
+                    raise item
+                finally:
+                    del item  # else this frame, the error and its traceback form a cycle
             yield item
     finally:
         sys.setswitchinterval(switch)

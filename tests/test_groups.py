@@ -85,3 +85,22 @@ def test_more_key_combinations_than_an_integer_holds_are_numbered_by_hashing() -
     assert (same == (pandas_groups[:, None] == pandas_groups[None, :])).all()
     first = grouped.index.to_frame(index=False).iloc[grouped.numbers].reset_index(drop=True)
     pd.testing.assert_frame_equal(first, table, check_dtype=False)
+
+
+@pytest.mark.parametrize("keys", [["b"], ["a", "b"]])
+def test_a_missing_category_is_a_group_of_its_own(keys: list[str]) -> None:
+    """Rows p/x, q/missing, p/y (category z unused). By hand: one row in each of (p, x),
+    (q, missing) and (p, y) with both keys; with b alone x 1, missing 1, y 1. Found by a
+    review: code -1 was taken for a category's number (a crash alone, a wrong group beside
+    another key)."""
+    table = pd.DataFrame(
+        {"a": ["p", "q", "p"], "b": pd.Categorical(["x", None, "y"], categories=["x", "y", "z"])}
+    )
+    grouped = group_numbers(table[keys])
+    keys_of = map(tuple, grouped.index.to_frame().itertuples(index=False))
+    counts = dict(zip(keys_of, grouped.count(), strict=True))
+    cleaned = {tuple("-" if pd.isna(v) else v for v in k): n for k, n in counts.items()}
+    want = {("x",): 1.0, ("-",): 1.0, ("y",): 1.0}
+    if keys == ["a", "b"]:
+        want = {("p", "x"): 1.0, ("q", "-"): 1.0, ("p", "y"): 1.0}
+    assert cleaned == want

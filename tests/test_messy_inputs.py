@@ -508,6 +508,20 @@ def test_excel_serials_among_iso_dates_are_recognised() -> None:
     assert summary(result).rows_used == 3
 
 
+def test_a_date_outside_pandas_range_is_not_a_date(tmp_path: Path) -> None:
+    # 0 D, 1 D kept; "0202-01-05" (a typo) and "2300-01-03" are beyond datetime64[ns]
+    # (1677-2262): not dates, dropped; "+02:00" 10 P kept. NPS 100 × (1 − 2) / 3 = −33.3
+    path = tmp_path / "typo.csv"
+    path.write_bytes(
+        b"Submitted At,NPS\n2024-01-01 10:00:00,0\n2024-01-02 10:00:00,1\n"
+        b"0202-01-05 10:00:00,5\n2024-01-03 10:00:00+02:00,10\n2300-01-03,9\n"
+    )
+    columns = {"submitted_at": "Submitted At", "nps": "NPS"}
+    result = run(parse_config(document(str(path), "responses", columns, ["nps"])))
+    assert values(result) == approx({None: (-100 / 3, 3)})
+    assert dict(summary(result).rows_dropped) == {"submitted_at not a date": 2}
+
+
 # -- duplicates ---------------------------------------------------------------------------------
 
 

@@ -201,3 +201,31 @@ def test_ids_are_trimmed_and_blank_ids_are_no_ids_on_every_read(
     aov = [r for r in results if r[0] == "aov" and r[2] == "" and r[3] == "[]"]
     assert (aov[0][4], aov[0][5]) == (pytest.approx((15 + 1) / 2), 2)
     assert (results, inputs) == from_stdin(path.read_bytes(), monkeypatch, cfg, batch_bytes=64)
+
+
+@pytest.mark.parametrize(
+    ("condition", "aov", "orders", "dropped"),
+    [
+        ({"eq": " B2"}, 1.0, 1, {"order_id blank": 1, "filter Order eq  B2": 1}),
+        ({"not_startswith": "B"}, 5.5, 2, {"order_id blank": 1}),
+    ],
+)
+def test_a_column_filter_sees_an_id_columns_cells_as_they_are(
+    tmp_path: Path, condition: dict[str, str], aov: float, orders: int, dropped: dict[str, int]
+) -> None:
+    """Ids are trimmed on the parse thread only where the column is nothing but ids: a column
+    filter on the same column reads the raw cells. By hand: the all-space id is dropped as
+    blank first; `eq: " B2"` keeps only " B2" (AOV 1.0 over one order); `not_startswith: B`
+    keeps " B2", whose raw text starts with a space (AOV (10 + 1) / 2 = 5.5 over two)."""
+    rows = [
+        ("2024-01-05 10:00:00", "email", "9", "4", "10", "A1"),
+        ("2024-01-05 10:00:00", "email", "9", "4", "1", " B2"),
+        ("2024-01-05 10:00:00", "email", "9", "4", "7", "   "),
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows))
+    cfg = config(str(path), "orders", filters=[{"column": "Order", **condition}])
+    results, inputs = outcome(cfg)
+    overall = [r for r in results if r[0] == "aov" and r[2] == "" and r[3] == "[]"]
+    assert (overall[0][4], overall[0][5]) == (pytest.approx(aov), orders)
+    assert inputs[0][1] == dropped
