@@ -202,7 +202,6 @@ def _reader(
         options.batch_bytes,
         keep_history=any(c.definition.needs_history(c.options) for c in mine),
         progress=options.progress(source) if options.progress else None,
-        period=settings.period,
     )
     if settings.period and reader.time_field is None:
         raise ConfigError(
@@ -429,7 +428,7 @@ def _coded_ids(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _with_keys(frame: pd.DataFrame, time_field: str | None, period: str | None) -> pd.DataFrame:
     frame = frame.assign(**{ALL: 0})
-    if period and time_field and PERIOD not in frame:  # the reader floors most sources' times
+    if period and time_field:
         frame[PERIOD] = period_start(frame[time_field], period)
     return frame
 

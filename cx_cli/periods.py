@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
 MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
 # The column holding each row's period start, in the frames the engine groups.
@@ -16,27 +14,16 @@ PERIOD = "_period"
 
 def period_start(when: pd.Series, unit: str) -> pd.Series:
     """The start of each timestamp's day, ISO week (Monday), month, quarter or year (NaT stays
-    NaT), as datetime64[ns] (see `floor_to_period`)."""
+    NaT). Arrow's calendar flooring: exact, and twice as fast as numpy's month conversion."""
     import pandas as pd
     import pyarrow as pa
-
-    stamps = pa.array(when.to_numpy(dtype="datetime64[ns]"), from_pandas=True)
-    return pd.Series(as_datetimes(floor_to_period(stamps, unit)), index=when.index, name=when.name)
-
-
-def floor_to_period(stamps: pa.Array, unit: str) -> pa.Array:
-    """Arrow timestamps floored to the start of their day, ISO week (Monday), month, quarter
-    or year (nulls stay null). Arrow's calendar flooring: exact, twice as fast as numpy's month
-    conversion, and it releases the GIL, so the reader runs it on its parse thread."""
     import pyarrow.compute as pc
 
+    stamps = pa.array(when.to_numpy(dtype="datetime64[ns]"), from_pandas=True)
     options = {"week_starts_monday": True} if unit == "week" else {}
-    return pc.floor_temporal(stamps, unit=unit, **options)
-
-
-def as_datetimes(stamps: pa.Array) -> np.ndarray:
-    """Arrow timestamps as numpy datetime64[ns] (null as NaT)."""
-    return stamps.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    starts = pc.floor_temporal(stamps, unit=unit, **options)
+    values = starts.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    return pd.Series(values, index=when.index, name=when.name)
 
 
 def period_label(start: pd.Timestamp, unit: str) -> str:

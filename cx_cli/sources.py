@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from cx_cli import coerce, files
 from cx_cli.errors import ConfigError, InputError
 from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
-from cx_cli.periods import PERIOD
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,8 +46,6 @@ PREFETCH_BYTES = 32 << 20
 MAX_PREFETCH_FRAMES = 64
 GIL_SWITCH_SECONDS = 0.0002
 SEGMENT_PREFIX = "seg:"
-# The Arrow column the parse thread floors timestamps into (a NUL never names a CSV column).
-PARSED_PERIOD = "\x00period"
 IN_WINDOW = "_in_window"
 NUMBER_TYPES = frozenset({"score", "number", "money", "duration", "count"})
 T = TypeVar("T")
@@ -147,7 +144,6 @@ class SourceReader:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     keep_history: bool = False
     progress: Callable[[int, int, int | None], None] | None = None
-    period: str | None = None  # frames carry each row's period start (see `period_unit`)
     quality: SourceQuality = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -193,12 +189,6 @@ class SourceReader:
     def folds_orders(self) -> bool:
         """Whether the rows are order lines, folded into orders after reading (`stages`)."""
         return self.spec.kind == "orders" and "order_id" in self.wanted
-
-    @property
-    def period_unit(self) -> str | None:
-        """The period whose starts the frames carry (PERIOD): none for order lines, whose
-        orders take their time when folded."""
-        return self.period if self.time_field and not self.folds_orders else None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -420,8 +410,7 @@ class SourceReader:
             self._cleaned_ids = self._id_columns(types)
             checked = _finite(_skipping(reader, skip), floats)
             cleaned = _changed(checked, self._cleaned_ids, coerce.clean_ids)
-            framed = _changed(_framed(cleaned, self.batch_bytes), self._label_columns(), _encode)
-            framed = self._with_periods(framed, types)
+            framed = _framed(cleaned, self.batch_bytes)
             depth = min(MAX_PREFETCH_FRAMES, max(2, PREFETCH_BYTES // self.batch_bytes))
             frames = prefetched(framed, depth)
             for frame in frames:
@@ -464,7 +453,7 @@ class SourceReader:
 
         Arrow's CSV parser converts clean numbers and ISO timestamps on its own thread, far
         cheaper than casting text afterwards. (Segments are text: its dictionary conversion
-        costs twice a `dictionary_encode` after parsing, see `_label_columns`.) A cell it cannot
+        costs twice `coerce.read_labels`' encoding after parsing.) A cell it cannot
         convert (or NaN/inf, which the text rules judge) sends the file back to be read with
         that column as text (`_ReadAgain`); stdin cannot be read twice, so there it is text.
         A column with two roles (a field and a filter, say) is text.
@@ -495,27 +484,6 @@ class SourceReader:
             if spec.column:  # a column filter reads the cells as they are, untrimmed
                 roles[spec.column].add("filter")
         return {c for c, kinds in roles.items() if kinds == {"id"} and types[c] == pa.string()}
-
-    def _label_columns(self) -> set[str]:
-        """Columns read only as segments: dictionary-encoded on the parse thread, so the main
-        thread trims and groups each distinct label once (`coerce.read_labels`)."""
-        other = {self.spec.columns[f] for f in self.wanted}
-        other |= {f.column for f in self.spec.filters if f.column}
-        return {self.spec.segments[s] for s in self.segments} - other
-
-    def _with_periods(
-        self, frames: Iterable[pa.RecordBatch], types: dict[str, pa.DataType]
-    ) -> Iterable[pa.RecordBatch]:
-        """The frames with their rows' period starts (PARSED_PERIOD), floored on the parse
-        thread when Arrow parsed the time column as timestamps (else `_clean` floors them)."""
-        import pyarrow as pa
-
-        if not self.period_unit:
-            return frames
-        column = self.spec.columns[self.time_field]  # type: ignore[index]
-        if not pa.types.is_timestamp(types[column]):
-            return frames
-        return _periods_added(frames, column, self.period_unit)
 
     def _parsed_type(self, name: str, path: str) -> pa.DataType:
         import pyarrow as pa
@@ -666,8 +634,6 @@ class SourceReader:
             keep = self._drop(keep, _evaluate(spec, values), spec.describe())
         if self.time_field:
             keep = self._keep_dated(keep, self._time_blank, out[self.time_field])
-        if self.period_unit:
-            out[PERIOD] = self._period_starts(columns, out[self.time_field])
         if self.keep_history and self.time_field:
             out[IN_WINDOW] = self._in_window
         if self.spec.dedupe:
@@ -678,14 +644,6 @@ class SourceReader:
         if self.unused:
             out = out.drop(columns=list(self.unused))
         return out if keep.all() else out[keep]
-
-    def _period_starts(self, columns: dict[str, pa.Array], when: pd.Series) -> Any:
-        """Each row's period start: floored on the parse thread if it could be, else here."""
-        from cx_cli.periods import as_datetimes, period_start
-
-        if PARSED_PERIOD in columns:
-            return as_datetimes(columns[PARSED_PERIOD])
-        return period_start(when, self.period_unit or "").to_numpy()
 
     def _drop(self, keep: np.ndarray, passes: Any, reason: str) -> np.ndarray:
         import numpy as np
@@ -872,27 +830,12 @@ def _changed(
     batches: Iterable[pa.RecordBatch], columns: set[str], change: Callable[[Any], Any]
 ) -> Iterator[pa.RecordBatch]:
     """The batches with `change` applied to `columns` (Arrow compute, run by `prefetched` on
-    the parse thread, where it overlaps the main thread's work): ids cleaned, labels encoded."""
+    the parse thread, where it overlaps the main thread's work), e.g. ids cleaned."""
     for batch in batches:
         for column in columns:
             where = batch.schema.get_field_index(column)
             batch = batch.set_column(where, column, change(batch.column(where)))
         yield batch
-
-
-def _encode(column: pa.Array) -> pa.Array:
-    return column.dictionary_encode()
-
-
-def _periods_added(
-    frames: Iterable[pa.RecordBatch], column: str, unit: str
-) -> Iterator[pa.RecordBatch]:
-    """The frames with `column`'s timestamps floored to `unit` as column PARSED_PERIOD."""
-    from cx_cli.periods import floor_to_period
-
-    for frame in frames:
-        starts = floor_to_period(frame.column(column), unit)
-        yield frame.append_column(PARSED_PERIOD, starts)
 
 
 def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
