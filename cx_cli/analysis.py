@@ -19,8 +19,8 @@ from cx_cli import __version__, stats
 from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, leaves, resolve_kpi
 from cx_cli.errors import ConfigError
 from cx_cli.groups import group_numbers
-from cx_cli.kpis.base import ALL, Context, Estimate, Sums, change_p_value
-from cx_cli.periods import PERIOD, period_label, period_start, previous_start
+from cx_cli.kpis.base import ALL, PERIOD, Context, Estimate, Sums, change_p_value
+from cx_cli.periods import period_label, period_start, previous_start
 from cx_cli.report import Definition, InputSummary, Report, Result
 from cx_cli.sources import (
     DEFAULT_BATCH_BYTES,

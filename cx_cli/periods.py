@@ -8,8 +8,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
-# The column holding each row's period start, in the frames the engine groups.
-PERIOD = "_period"
 
 
 def period_start(when: pd.Series, unit: str) -> pd.Series:

@@ -78,8 +78,7 @@ from hypothesis import strategies as st
 from cx_cli.analysis import RunOptions, group_sets, join_parts, run, settle
 from cx_cli.config import parse_config
 from cx_cli.errors import ConfigError
-from cx_cli.kpis.base import ALL
-from cx_cli.periods import PERIOD
+from cx_cli.kpis.base import ALL, PERIOD
 from cx_cli.render import render
 from cx_cli.report import Result
 from tests.conftest import write_csv

@@ -63,9 +63,8 @@ from cx_cli import stats
 from cx_cli.analysis import run
 from cx_cli.config import parse_config
 from cx_cli.errors import ConfigError
-from cx_cli.kpis.base import ALL, Context, Sums
+from cx_cli.kpis.base import ALL, PERIOD, Context, Sums
 from cx_cli.kpis.retention import Churn, Retention, months_between
-from cx_cli.periods import PERIOD
 from tests.conftest import write_csv
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "subscriptions.csv"

@@ -27,6 +27,7 @@ from cx_cli.errors import ConfigError
 from cx_cli.fields import TIME_FIELD, time_field
 from cx_cli.kpis.base import (
     ALL,
+    PERIOD,
     REGISTRY,
     Context,
     Estimate,
@@ -46,7 +47,6 @@ from cx_cli.kpis.retention import (
     spans,
     window_detail,
 )
-from cx_cli.periods import PERIOD
 from cx_cli.sources import IN_WINDOW, SEGMENT_PREFIX
 
 if TYPE_CHECKING:

@@ -142,6 +142,7 @@ Tally = Mapping[str, Any]  # column name -> boolean or numeric Series aligned wi
 # Key columns the engine groups by; a KPI's `prepare` may build them itself (e.g. churn, whose
 # subscriptions span many periods, writes one row per (period, customer)).
 ALL = "_all"
+PERIOD = "_period"
 
 
 @dataclass(frozen=True)

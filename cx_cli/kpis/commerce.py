@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from cx_cli.groups import distinct_per_group, group_numbers
 from cx_cli.kpis.base import (
+    PERIOD,
     Context,
     Estimate,
     Kpi,
@@ -23,7 +24,7 @@ from cx_cli.kpis.base import (
     mean_estimate,
     proportion_estimate,
 )
-from cx_cli.periods import PERIOD, next_start, period_start, period_starts
+from cx_cli.periods import next_start, period_start, period_starts
 from cx_cli.sources import IN_WINDOW, SEGMENT_PREFIX
 
 if TYPE_CHECKING:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cx_cli.errors import ConfigError
 from cx_cli.kpis.base import (
     ALL,
+    PERIOD,
     Context,
     Estimate,
     Kpi,
@@ -35,7 +36,6 @@ from cx_cli.kpis.base import (
     mean_estimate,
     proportion_estimate,
 )
-from cx_cli.periods import PERIOD
 
 if TYPE_CHECKING:
     import numpy as np
