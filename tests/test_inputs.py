@@ -645,3 +645,34 @@ def test_a_row_larger_than_the_block_on_stdin_is_a_clear_error(
     assert "larger than the reader's block" in result.stderr
     assert "instead of stdin" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_parquet_dates_beyond_nanoseconds_are_not_dates(tmp_path: Path) -> None:
+    """A Parquet date column with a typo year (0202) and a far one (2300): not dates, dropped
+    and counted, the rest used. By hand: NPS of 10 and 0 = 100 × (1 − 1) / 2 = 0 over 2."""
+    import datetime as dt
+
+    table = pa.table(
+        {
+            "when": pa.array(
+                [dt.date(2024, 1, 1), dt.date(202, 1, 5), dt.date(2024, 1, 2), dt.date(2300, 1, 3)]
+            ),
+            "nps": pa.array([10, 9, 0, 9]),
+        }
+    )
+    path = write_parquet(tmp_path / "dates.parquet", table)
+    config = {
+        "version": 1,
+        "sources": {
+            "surveys": {
+                "kind": "responses",
+                "path": str(path),
+                "columns": {"submitted_at": "when", "nps": "nps"},
+            }
+        },
+        "kpis": ["nps"],
+    }
+    report = run(load_config(write_config(tmp_path, config)))
+    (overall,) = [r for r in report.results if r.kpi == "nps" and not r.period]
+    assert (overall.value, overall.n) == (0.0, 2)
+    assert dict(report.inputs[0].rows_dropped) == {"submitted_at not a date": 2}
