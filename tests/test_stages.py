@@ -67,19 +67,24 @@ def same(got: pd.DataFrame, want: pd.DataFrame) -> bool:
     return True
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     lines=st.lists(LINE, min_size=1, max_size=40),
     cuts=st.lists(st.integers(0, 40), max_size=4),
-    in_order=st.booleans(),
+    order=st.sampled_from(["sorted", "shuffled", "sorted, but for one earlier id"]),
+    at=st.integers(0, 40),
     order_total=st.sampled_from(["sum", "first"]),
 )
 def test_folding_by_batches_equals_one_groupby(
-    lines: list[tuple], cuts: list[int], in_order: bool, order_total: str
+    lines: list[tuple], cuts: list[int], order: str, at: int, order_total: str
 ) -> None:
-    """Sorted ids take the no-hashing path in the merge; shuffled ones the groupby."""
-    if in_order:
+    """Sorted ids take the no-hashing path in the merge; shuffled ones the groupby; sorted
+    ones with one earlier id leave the first path for the second part-way (the id is put in
+    just after a batch's first line, where an order may continue from the batch before)."""
+    if order != "shuffled":
         lines = sorted(lines, key=lambda line: line[0])
+    if order == "sorted, but for one earlier id":
+        lines.insert(min(cuts[0] + 1 if cuts else at, len(lines)), lines[0])
     frame = lines_frame(lines)
     bounds = sorted({0, len(frame), *(c for c in cuts if c < len(frame))})
     batches = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
