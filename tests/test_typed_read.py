@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cx_cli.analysis import run
@@ -95,11 +96,25 @@ def outcome(cfg: Config, **options: Any) -> Any:
     return summary(report)
 
 
+class Close(float):
+    """A KPI value that equals another to 1e-12 relative: frames of other sizes (typed
+    columns are smaller than text) add the same floats in another order, e.g. 1000 + 0.1 +
+    1000 + 0.1 gives 2000.2 one way and 2000.1999999999998 the other."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, float):
+            return NotImplemented
+        return math.isclose(self, other, rel_tol=1e-12, abs_tol=1e-12)
+
+    __hash__ = float.__hash__
+
+
 def summary(report: Report) -> tuple[Any, ...]:
     results = sorted(
         (r.kpi, r.variant, r.period or "", str(sorted(r.segment.items())), r.value, r.n)
         for r in report.results
     )
+    results = [(*r[:4], None if r[4] is None else Close(r[4]), r[5]) for r in results]
     inputs = [(i.rows_read, dict(i.rows_dropped), i.fields) for i in report.inputs]
     return results, inputs
 
@@ -112,11 +127,18 @@ def from_stdin(data: bytes, monkeypatch: pytest.MonkeyPatch, cfg: Config, **opti
     return outcome(dataclasses.replace(cfg, sources={name: spec}), **options)
 
 
+SUMMED_IN_ANOTHER_ORDER = [
+    ("2024-01-05 10:00:00", "email", "", "", amount, "A1")
+    for amount in [*[""] * 11, "1e3", "0.1", "1e3", "0.1"]
+]
+
+
 @given(
     rows=rows_strategy,
     batch_bytes=st.sampled_from([64, 200, 8 << 20]),
     kind=st.sampled_from(sorted(SOURCES)),
 )
+@example(rows=SUMMED_IN_ANOTHER_ORDER, batch_bytes=64, kind="orders")  # found in CI, see Close
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
