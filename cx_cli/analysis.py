@@ -33,6 +33,8 @@ from cx_cli.sources import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cx_cli.progress import Update
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -51,7 +53,7 @@ class RunOptions:
     engine: str = "pandas"  # or "dask": each file a Dask task (cx_cli.dask_engine)
     scheduler: str | None = None  # Dask: a dask.distributed address or a local scheduler name
     # source name -> a callback (rows, bytes, total bytes) for a progress bar, or None
-    progress: Callable[[str], Callable[[int, int, int | None], None] | None] | None = None
+    progress: Callable[[str], Update | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -614,7 +616,7 @@ def _warnings(inputs: Iterable[InputSummary]) -> Iterable[str]:
 def check_sources(
     config: Config,
     inputs: Mapping[str, str] | None = None,
-    progress: Callable[[str], Callable[[int, int, int | None], None] | None] | None = None,
+    progress: Callable[[str], Update | None] | None = None,
 ) -> list[InputSummary]:
     """Read every source with all its mapped fields and segments: row accounting, no KPIs.
     `progress` gives each source's read-progress callback, as in `run`."""

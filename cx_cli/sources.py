@@ -409,7 +409,7 @@ class SourceReader:
             )
             self._cleaned_ids = self._id_columns(types)
             checked = _finite(_skipping(reader, skip), floats)
-            cleaned = _changed(checked, self._cleaned_ids, coerce.clean_ids)
+            cleaned = _ids_cleaned(checked, self._cleaned_ids)
             framed = _framed(cleaned, self.batch_bytes)
             depth = min(MAX_PREFETCH_FRAMES, max(2, PREFETCH_BYTES // self.batch_bytes))
             frames = prefetched(framed, depth)
@@ -826,15 +826,13 @@ def _finite(batches: Iterable[pa.RecordBatch], floats: Sequence[str]) -> Iterato
         yield batch
 
 
-def _changed(
-    batches: Iterable[pa.RecordBatch], columns: set[str], change: Callable[[Any], Any]
-) -> Iterator[pa.RecordBatch]:
-    """The batches with `change` applied to `columns` (Arrow compute, run by `prefetched` on
-    the parse thread, where it overlaps the main thread's work), e.g. ids cleaned."""
+def _ids_cleaned(batches: Iterable[pa.RecordBatch], ids: set[str]) -> Iterator[pa.RecordBatch]:
+    """The batches with their id-only columns cleaned (`coerce.clean_ids`): run by `prefetched`
+    on the parse thread, where Arrow's compute functions overlap the main thread's work."""
     for batch in batches:
-        for column in columns:
+        for column in ids:
             where = batch.schema.get_field_index(column)
-            batch = batch.set_column(where, column, change(batch.column(where)))
+            batch = batch.set_column(where, column, coerce.clean_ids(batch.column(where)))
         yield batch
 
 
