@@ -24,7 +24,7 @@ def by_hand(when: dt.datetime, unit: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
 
-moments = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 12, 31))
+moments = st.datetimes(min_value=dt.datetime(1700, 1, 1), max_value=dt.datetime(2261, 12, 31))
 
 
 @given(
