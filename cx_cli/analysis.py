@@ -308,10 +308,11 @@ def settle_scan(
         rows = _coded_ids(pd.concat(kept)) if kept else None
         del kept
         ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
+        windowed = rows
+        if rows is not None and IN_WINDOW in rows:  # one frame for all, so they share figures
+            windowed = rows[rows[IN_WINDOW]]
         for c in whole:
-            mine = rows
-            if rows is not None and IN_WINDOW in rows and not c.definition.needs_history(c.options):
-                mine = rows[rows[IN_WINDOW]]
+            mine = rows if c.definition.needs_history(c.options) else windowed
             for group_set in sets:
                 out[id(c)][group_set] = _tally_whole(mine, c, _keys(group_set), ctx)
     return out

@@ -418,6 +418,44 @@ def test_results_do_not_depend_on_batch_size(tiny_orders: Path) -> None:
     assert rounded(chunked) == rounded(whole)
 
 
+def test_kpis_that_share_figures_give_what_each_gives_alone(tiny_orders: Path) -> None:
+    """Repeat rate and the active-customer KPIs share per-group counts (`Context.shared`):
+    run together, over two group sets and inside a --since window, each must give its own
+    figures. (Jan 31 is in the window for the rolling windows only: 2024-02-01 onward.)"""
+    rolling = {"kpi": "mau", "variant": "rolling_30d", "label": "mau_30d"}
+    kpis = ["repeat_rate", "mau", "wau", "dau", rolling]
+    options = {"period": "month", "by": ["channel"], "since": dt.date(2024, 2, 1)}
+
+    def figures(rows: tuple[Result, ...]) -> list[tuple[Any, ...]]:
+        return [(r.label, r.period, r.segment, r.value, r.n, dict(r.detail)) for r in rows]
+
+    together = figures(_run(tiny_orders, kpis, options).results)
+    alone = [row for kpi in kpis for row in figures(_run(tiny_orders, [kpi], options).results)]
+    assert sorted(together, key=repr) == sorted(alone, key=repr)
+    feb = {r[0]: r for r in together if r[1] == "2024-02" and not r[2]}
+    assert (feb["repeat_rate"][3], feb["repeat_rate"][4]) == (0.0, 2)  # c, a: one order each
+    assert (feb["mau"][3], feb["mau_30d"][3]) == (2, 3)  # {c, a}; {b, c, a} reaching into Jan
+
+
+def test_shared_figures_are_computed_once_per_rows_and_key() -> None:
+    import pandas as pd
+
+    from cx_cli.kpis.base import Shared
+
+    shared, calls = Shared(), Counter()
+
+    def compute(name: str) -> str:
+        calls[name] += 1
+        return name
+
+    rows, other = pd.DataFrame({"x": [1]}), pd.DataFrame({"x": [1]})
+    assert shared.get(rows, "a", lambda: compute("a")) == "a"
+    assert shared.get(rows, "a", lambda: compute("never")) == "a"
+    assert shared.get(rows, "b", lambda: compute("b")) == "b"
+    assert shared.get(other, "a", lambda: compute("other a")) == "other a"
+    assert calls == {"a": 1, "b": 1, "other a": 1}
+
+
 # -- properties ---------------------------------------------------------------------------------
 
 START = dt.datetime(2024, 1, 1)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cx_cli import stats
 
 if TYPE_CHECKING:
     import pandas as pd
+
+T = TypeVar("T")
 
 
 class Sums(dict[str, float]):
@@ -145,14 +147,34 @@ ALL = "_all"
 PERIOD = "_period"
 
 
+class Shared:
+    """Figures that several whole-rows KPIs, or one KPI over several group sets, work out from
+    the same rows (distinct customers per group, say): each is computed once per run.
+
+    Keyed by the rows' identity and a key naming the figure; the rows are kept with the figure,
+    so that identity cannot be reused while it is stored.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[int, Hashable], tuple[object, Any]] = {}
+
+    def get(self, rows: pd.DataFrame, key: Hashable, compute: Callable[[], T]) -> T:
+        found = self._found.get((id(rows), key))
+        if found is None:
+            found = self._found[(id(rows), key)] = (rows, compute())
+        return found[1]  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Context:
-    """What a whole-rows KPI knows of the run: source kind, period unit and date window."""
+    """What a whole-rows KPI knows of the run: source kind, period unit and date window, and
+    the figures its KPIs share (`Shared`)."""
 
     kind: str = ""
     period: str | None = None
     since: dt.date | None = None
     until: dt.date | None = None
+    shared: Shared = field(default_factory=Shared, compare=False, repr=False)
 
 
 class Kpi:

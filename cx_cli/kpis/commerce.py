@@ -157,17 +157,7 @@ class RepeatRate(Kpi):
     ) -> pd.DataFrame:
         """One row per group: its customers with an order, those with two or more, their
         orders, and the orders that name no customer."""
-
-        groups = group_numbers(rows[keys])
-        who = _customer_codes(rows)
-        customers, repeaters = distinct_per_group(groups, who)
-        return groups.table(
-            rows[keys],
-            customers=customers,
-            repeaters=repeaters,
-            orders=groups.count(who >= 0),
-            no_customer=groups.count(who < 0),
-        )
+        return _customer_counts(rows, keys, ctx)
 
     def tally(self, rows: pd.DataFrame, opts: RepeatRateOptions) -> Tally:
         return {name: rows[name] for name in ("customers", "repeaters", "orders", "no_customer")}
@@ -235,20 +225,13 @@ class ActiveCustomers(Kpi):
         import pandas as pd
 
         segments = [k for k in keys if k.startswith(SEGMENT_PREFIX)]
-        active = pd.DataFrame(
-            {
-                **{k: rows[k] for k in keys},
-                "_c": _customer_codes(rows),  # -1: no customer id
-                "_day": rows["ordered_at"].dt.normalize(),
-                "_in": rows.get(IN_WINDOW, True),
-            }
-        ).reset_index(drop=True)
-        current = active if active["_in"].all() else active[active["_in"]]
+        current = rows if rows.get(IN_WINDOW, pd.Series(True)).all() else rows[rows[IN_WINDOW]]
         if current.empty:
             return pd.DataFrame(columns=[*keys, *COUNTS])
-        facts = _group_facts(current, keys)
+        counts = _customer_counts(current, keys, ctx)
+        facts = counts[[*keys, "no_customer"]].assign(customers_active=counts["customers"])
         if opts.variant != "calendar":
-            return _rolling(active, facts, keys, segments, _window_days(opts), ctx)
+            return _rolling(_active(rows, keys), facts, keys, segments, _window_days(opts), ctx)
         if PERIOD in keys and GRAIN[ctx.period or "year"] < GRAIN[self.bucket]:
             return facts.assign(slots=1, actives=facts["customers_active"], short_period=1)
         return _calendar(current, facts, keys, segments, self.bucket, ctx)
@@ -301,21 +284,68 @@ def _calendar_detail(count: dict[str, float], unit: str) -> dict[str, Any]:
     }
 
 
-def _distinct(rows: pd.DataFrame, keys: list[str], who: str, name: str) -> pd.DataFrame:
-    """Per group of `keys`, the number of distinct `who` as column `name` (integer codes; -1,
-    no one, is not counted, so a group of only such rows counts 0)."""
-    groups = group_numbers(rows[keys])
-    distinct, _ = distinct_per_group(groups, rows[who].to_numpy("int64"))
-    return groups.table(rows[keys], **{name: distinct})
+def _customer_counts(rows: pd.DataFrame, keys: list[str], ctx: Context) -> pd.DataFrame:
+    """Per group of `keys`: customers with an order, those with two or more, orders naming a
+    customer, and orders naming none. Repeat rate's rows, and MAU's customers per group: worked
+    out once per group set for both (`Context.shared`)."""
+
+    def count() -> pd.DataFrame:
+        groups = group_numbers(rows[keys])
+        who = _customer_codes(rows)
+        customers, repeaters = distinct_per_group(groups, who)
+        return groups.table(
+            rows[keys],
+            customers=customers,
+            repeaters=repeaters,
+            orders=groups.count(who >= 0),
+            no_customer=groups.count(who < 0),
+        )
+
+    return ctx.shared.get(rows, ("customer_counts", *keys), count)
 
 
-def _group_facts(active: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: distinct customers with an order, and orders naming no customer."""
+def _days(rows: pd.DataFrame, ctx: Context) -> pd.Series:
+    """Each order's day (midnight), worked out once per run."""
+    return ctx.shared.get(rows, "days", lambda: rows["ordered_at"].dt.normalize())
 
-    groups = group_numbers(active[keys])
-    who = active["_c"].to_numpy("int64")
-    distinct, _ = distinct_per_group(groups, who)
-    return groups.table(active[keys], no_customer=groups.count(who < 0), customers_active=distinct)
+
+def _actives_per_unit(
+    rows: pd.DataFrame, segments: list[str], unit: str, ctx: Context
+) -> pd.DataFrame:
+    """Distinct customers per segment and calendar unit (-1, no customer, is not counted).
+
+    Every group set with the same segments needs the same counts (with or without periods),
+    so they are counted once (`Context.shared`)."""
+    import pandas as pd
+
+    def count() -> pd.DataFrame:
+        by_unit = pd.DataFrame(
+            {
+                **{k: rows[k] for k in segments},
+                "_unit": period_start(_days(rows, ctx), unit),
+                "_c": _customer_codes(rows),
+            }
+        )
+        groups = group_numbers(by_unit[[*segments, "_unit"]])
+        distinct, _ = distinct_per_group(groups, by_unit["_c"].to_numpy("int64"))
+        return groups.table(by_unit[[*segments, "_unit"]], actives=distinct)
+
+    return ctx.shared.get(rows, ("actives_per_unit", unit, *segments), count)
+
+
+def _active(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The orders as the rolling windows read them: keys, customer code (-1: none), day, and
+    whether the order is inside --since/--until."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            **{k: rows[k] for k in keys},
+            "_c": _customer_codes(rows),
+            "_day": rows["ordered_at"].dt.normalize(),
+            "_in": rows.get(IN_WINDOW, True),
+        }
+    ).reset_index(drop=True)
 
 
 def _calendar(
@@ -335,7 +365,7 @@ def _calendar(
     """
     import pandas as pd
 
-    days = current["_day"]
+    days = _days(current, ctx)
     first, last = days.min(), days.max()
     starts = pd.Series(period_starts(first, last, unit)).astype(days.dtype)
     anchors = (starts + pd.Timedelta(days=3 if unit == "week" else 0)).clip(first, last)
@@ -345,14 +375,7 @@ def _calendar(
         slots = facts.merge(units, on=PERIOD)
     else:
         slots = facts.merge(units, how="cross")
-    customers_by_unit = pd.DataFrame(
-        {
-            **{k: current[k] for k in segments},
-            "_unit": period_start(current["_day"], unit),
-            "_c": current["_c"],
-        }
-    )
-    counts = _distinct(customers_by_unit, [*segments, "_unit"], "_c", "actives")
+    counts = _actives_per_unit(current, segments, unit, ctx)
     slots = slots.merge(counts, on=[*segments, "_unit"], how="left").sort_values("_unit")
     slots["actives"] = slots["actives"].fillna(0)
     latest = ~slots.duplicated(keys, keep="last")
