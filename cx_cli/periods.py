@@ -60,24 +60,23 @@ def period_label(start: pd.Timestamp, unit: str) -> str:
 
 def previous_start(start: pd.Timestamp, unit: str) -> pd.Timestamp:
     """The start of the calendar period just before the one starting at `start`."""
-    import pandas as pd
-
-    if unit == "day":
-        return start - pd.Timedelta(days=1)
-    if unit == "week":
-        return start - pd.Timedelta(days=7)
-    return start - pd.DateOffset(months=MONTHS_PER[unit])
+    return _shifted(start, unit, -1)
 
 
 def next_start(start: pd.Timestamp, unit: str) -> pd.Timestamp:
     """The start of the calendar period just after the one starting at `start`."""
+    return _shifted(start, unit, 1)
+
+
+def _shifted(start: pd.Timestamp, unit: str, periods: int) -> pd.Timestamp:
+    """The period start `periods` periods after `start` (a period start, so months begin on the
+    1st: month arithmetic is exact, and far cheaper than a pandas DateOffset per result)."""
     import pandas as pd
 
-    if unit == "day":
-        return start + pd.Timedelta(days=1)
-    if unit == "week":
-        return start + pd.Timedelta(days=7)
-    return start + pd.DateOffset(months=MONTHS_PER[unit])
+    if unit in ("day", "week"):
+        return start + pd.Timedelta(days=periods * (7 if unit == "week" else 1))
+    month = start.year * 12 + start.month - 1 + periods * MONTHS_PER[unit]
+    return start.replace(year=month // 12, month=month % 12 + 1, day=1)
 
 
 def period_starts(first: pd.Timestamp, last: pd.Timestamp, unit: str) -> list[pd.Timestamp]:

@@ -35,7 +35,9 @@ class Result:
     label: str = ""  # the config entry's label (the KPI name unless two entries share it)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "segment": dict(self.segment), "detail": dict(self.detail)}
+        """The fields in contract order (shallow: renderers copy what they change)."""
+        row = {name: getattr(self, name) for name in RESULT_FIELDS}
+        return {**row, "segment": dict(self.segment), "detail": dict(self.detail)}
 
 
 RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Result))

@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cx_cli.periods import period_start
+from cx_cli.periods import next_start, period_start, previous_start
 
 
 def by_hand(when: dt.datetime, unit: str) -> dt.datetime:
@@ -43,3 +43,22 @@ def test_period_start_is_the_calendar_start_and_keeps_missing_values(
             assert pd.isna(start)
         else:
             assert start == by_hand(value, unit)
+
+
+# Days after a period's start that land inside the next period (months are 28-31 days,
+# quarters 90-92, years 365-366).
+INTO_NEXT = {"day": 1, "week": 7, "month": 32, "quarter": 93, "year": 367}
+
+
+@given(
+    when=st.datetimes(min_value=dt.datetime(1700, 1, 2), max_value=dt.datetime(2260, 12, 1)),
+    unit=st.sampled_from(["day", "week", "month", "quarter", "year"]),
+)
+@settings(max_examples=200, deadline=None)
+def test_previous_and_next_start_are_the_neighbouring_calendar_periods(
+    when: dt.datetime, unit: str
+) -> None:
+    start = by_hand(when, unit)
+    assert previous_start(pd.Timestamp(start), unit) == by_hand(start - dt.timedelta(days=1), unit)
+    after = start + dt.timedelta(days=INTO_NEXT[unit])
+    assert next_start(pd.Timestamp(start), unit) == by_hand(after, unit)
