@@ -71,9 +71,12 @@ def read_numbers(
     import pyarrow as pa
 
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        blank = _nulls(column) | np.isnan(values)
-        return pd.Series(np.where(np.isinf(values), np.nan, values)), blank
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
+        blank = np.isnan(values)  # a null cell, or NaN (Parquet): blank either way
+        infinite = np.isinf(values)
+        if infinite.any():  # a number, but not one a KPI can use
+            values = np.where(infinite, np.nan, values)
+        return pd.Series(values), blank
     column = as_text(column)
     blank = _nulls(column)
     values = np.full(len(column), np.nan)

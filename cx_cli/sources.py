@@ -408,11 +408,11 @@ class SourceReader:
                 replay, read_options=read, parse_options=parse, convert_options=convert
             )
             self._cleaned_ids = self._id_columns(types)
-            checked = _finite(_skipping(reader, skip), floats)
+            framed = _framed(_skipping(reader, skip), self.batch_bytes)
+            checked = _finite(framed, floats)
             cleaned = _ids_cleaned(checked, self._cleaned_ids)
-            framed = _framed(cleaned, self.batch_bytes)
             depth = min(MAX_PREFETCH_FRAMES, max(2, PREFETCH_BYTES // self.batch_bytes))
-            frames = prefetched(framed, depth)
+            frames = prefetched(cleaned, depth)
             for frame in frames:
                 self._bytes_done = done + opened.hashing.size
                 yield frame
@@ -906,11 +906,13 @@ def _framed(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
     """Arrow's small blocks joined into frames of about `size` bytes (per-frame costs are
     paid once per frame); run on the parse thread, like the other stages before `prefetched`."""
     pending: list[pa.RecordBatch] = []
+    held = 0
     for batch in batches:
         pending.append(batch)
-        if sum(b.nbytes for b in pending) >= size:
+        held += batch.nbytes
+        if held >= size:
             yield from _joined(pending)
-            pending = []
+            pending, held = [], 0
     yield from _joined(pending)
 
 
