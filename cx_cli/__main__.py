@@ -1,5 +1,5 @@
 """`python -m cx_cli` is the same as `cxkpi`."""
 
-from cx_cli.launch import main
+from cx_cli.launch import console
 
-main()
+console()

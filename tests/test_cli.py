@@ -340,3 +340,36 @@ def test_ctrl_c_exits_130_with_one_line_and_no_output_file(
     assert result.exit_code == 130
     assert result.stderr.strip() == "interrupted: no report written"
     assert list(tmp_path.glob("*out.json*")) == []
+
+
+def test_the_console_script_exits_at_once_with_its_output_exit_code_and_atexit_handlers() -> None:
+    """`console` skips the interpreter's teardown (os._exit) after flushing output and running
+    atexit handlers: nothing a finished command wrote may be lost, and its exit code stays."""
+    config = str(ROOT / "config.example.yaml")
+    code = (
+        "import atexit, sys\nfrom cx_cli.launch import console\n"
+        "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+        "class Teardown:\n    def __del__(self):\n        print('teardown', file=sys.stderr)\n"
+        "kept = Teardown()\n"
+        "sys.argv = ['cxkpi', *sys.argv[1:]]\nconsole()"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", code, "report", "-c", config, "-f", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0
+    assert len(json.loads(ok.stdout)["results"]) > 100  # the whole document, flushed
+    assert ok.stderr.splitlines()[-1] == "atexit ran"  # and no module teardown after it
+    missing = subprocess.run(
+        [sys.executable, "-c", code, "report", "-c", config, "--input", "surveys=nosuch.csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1 and missing.stderr.splitlines()[-1] == "atexit ran"
+    usage = subprocess.run(
+        [sys.executable, "-c", code, "report", "-c", config, "--period", "fortnight"],
+        capture_output=True,
+        text=True,
+    )
+    assert usage.returncode == 2 and "fortnight" in usage.stderr
