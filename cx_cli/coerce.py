@@ -310,6 +310,9 @@ def clean_ids(column: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(as_text(column))
+    shortest = pc.min(pc.binary_length(trimmed)).as_py()
+    if shortest is None or shortest > 0:  # no blank ids: skip the blanking pass (most exports)
+        return trimmed
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 

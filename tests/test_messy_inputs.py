@@ -890,3 +890,15 @@ def test_random_csv_shapes_give_a_report_or_an_error(
     raw = text.encode(encoding, errors="replace")
     outcome = invoke(folder, raw, source, data.draw(st.sampled_from(kpi_lists), "kpis"), *args)
     assert_report_or_error(outcome, args[1], source)
+
+
+@given(st.lists(st.none() | st.text(alphabet=" \t\r\u00a0\u3000aB1-", max_size=4), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_ids_are_trimmed_and_blank_ids_are_no_ids(cells: list[str | None]) -> None:
+    """`coerce.clean_ids` (run on the parse thread) against Python's own strip."""
+    import pyarrow as pa
+
+    from cx_cli.coerce import clean_ids
+
+    expected = [None if c is None or not c.strip() else c.strip() for c in cells]
+    assert clean_ids(pa.array(cells, pa.string())).to_pylist() == expected
