@@ -380,6 +380,7 @@ def validate(
     """
     from cx_cli import load_config
     from cx_cli.analysis import check_sources
+    from cx_cli.output import write_stdout
     from cx_cli.progress import ReadProgress, wanted
     from cx_cli.render.validation import render_validation
 
@@ -387,7 +388,7 @@ def validate(
         summaries = check_sources(
             load_config(_config_path(config)), _inputs(inputs), progress=bar.for_source
         )
-    typer.echo(render_validation(summaries, fmt.value, color=_color_stdout()), nl=False)
+    write_stdout(render_validation(summaries, fmt.value, color=_color_stdout()))
 
 
 @app.command()
@@ -400,9 +401,10 @@ def kpis(
 
     Example: cxkpi kpis nps
     """
+    from cx_cli.output import write_stdout
     from cx_cli.render.catalogue import describe_kpi, list_kpis
 
-    typer.echo(list_kpis() if name is None else describe_kpi(name), nl=False)
+    write_stdout(list_kpis() if name is None else describe_kpi(name))
 
 
 @app.command()

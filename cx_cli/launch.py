@@ -52,8 +52,9 @@ def exit_now(code: object) -> None:
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
     for stream in (sys.stdout, sys.stderr):
-        # the reader of a pipe may have gone (`| head`), or the stream be closed: nothing to do
-        with contextlib.suppress(BrokenPipeError, ValueError):
+        # output is written and flushed by the command (`output.write_stdout`); what is left
+        # here cannot be reported any better than by the exit code
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
     atexit._run_exitfuncs()
     os._exit(code)
@@ -64,6 +65,7 @@ def _catalogue(args: list[str]) -> bool:
     if not args or args[0] != "kpis" or len(args) > 2 or any(a.startswith("-") for a in args):
         return False
     from cx_cli.errors import CxError
+    from cx_cli.output import write_stdout
     from cx_cli.render.catalogue import describe_kpi, list_kpis
 
     try:
@@ -71,8 +73,8 @@ def _catalogue(args: list[str]) -> bool:
     except CxError:
         return False  # Typer reports it, with its usage line and exit code
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `cxkpi kpis | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        write_stdout(text)
+    except CxError as exc:
+        sys.stderr.write(f"error: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else ""))
+        raise SystemExit(exc.exit_code) from None
     return True

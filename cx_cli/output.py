@@ -14,8 +14,7 @@ from cx_cli.errors import InputError
 def write_output(text: str, output: str) -> None:
     """Write `text` to stdout (`-`) or replace `output` atomically; never leave it half-written."""
     if output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text)
         return
     target = Path(output)
     folder = target.parent if str(target.parent) else Path(".")
@@ -46,3 +45,20 @@ def write_output(text: str, output: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def write_stdout(text: str) -> None:
+    """Write `text` to stdout. A reader that has gone (`| head`) took what it wanted: the rest
+    goes nowhere, quietly. Any other failure (a full disk) is an error naming the cause."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # drop what is still buffered: it cannot be written
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise InputError(
+            f"cannot write to stdout: {exc.strerror or exc}",
+            hint="free space on the disk stdout goes to, or write to a file with -o PATH",
+        ) from None

@@ -319,6 +319,47 @@ def test_debug_lets_the_error_propagate(tmp_path: Path) -> None:
     assert isinstance(config_result.exception, ConfigError)
 
 
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "config.example.yaml")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["kpis"],
+        ["kpis", "nps"],
+        ["report", "-c", EXAMPLE, "-f", "json"],
+        ["validate", "-c", EXAMPLE],
+    ],
+)
+def test_a_full_disk_under_stdout_is_an_error_line_not_a_traceback(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "cx_cli", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert "error: cannot write to stdout: No space left on device" in done.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    """`cxkpi report ... | head -c 10`: 6 MB of JSON, the reader leaves after 10 bytes."""
+    command = [sys.executable, "-m", "cx_cli", "report", "-c", EXAMPLE, "-f", "json"]
+    process = subprocess.Popen(
+        [*command, "--period", "day"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(10) == b'{\n  "schem'
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, errors
+    assert "Traceback" not in errors and "error" not in errors.replace("warning", "")
+
+
 def test_debug_prints_a_traceback_from_the_real_command(tmp_path: Path) -> None:
     config = write_config(tmp_path, tmp_path / "nosuch.csv")
     command = [sys.executable, "-m", "cx_cli", "report", "-c", str(config)]
