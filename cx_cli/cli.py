@@ -82,8 +82,15 @@ def _stderr(message: str, style: str = "") -> None:
     )
 
 
+def _stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (None, when the process started with it closed, is not)."""
+    return sys.stdout is not None and sys.stdout.isatty()
+
+
 def _color_stdout() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    return (
+        _stdout_is_terminal() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    )
 
 
 def handles_errors(command: F) -> F:
@@ -259,7 +266,7 @@ def report(
             min_n=min_n,
             suppress_low_sample=suppress_low_sample or None,
         )
-    to_terminal = output == "-" and sys.stdout.isatty()
+    to_terminal = output == "-" and _stdout_is_terminal()
     text = (
         render(
             result,
@@ -351,7 +358,7 @@ def cohort(
             scheduler=scheduler,
             progress=bar.for_source,
         )
-    to_terminal = output == "-" and sys.stdout.isatty()
+    to_terminal = output == "-" and _stdout_is_terminal()
     write_output(
         render_cohorts(
             cohorts,

@@ -12,8 +12,13 @@ handlers, the process exits without the interpreter's teardown, which alone took
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def console() -> None:
@@ -43,7 +48,6 @@ def exit_now(code: object) -> None:
     not a number or a non-daemon thread is still running (it would be joined).
     """
     import atexit
-    import contextlib
     import threading
 
     code = 0 if code is None else code
@@ -51,13 +55,34 @@ def exit_now(code: object) -> None:
         return
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
-    for stream in (sys.stdout, sys.stderr):
-        # output is written and flushed by the command (`output.write_stdout`); what is left
-        # here cannot be reported any better than by the exit code
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # before the flush, as the interpreter does: they may print
+    if not _flushed(sys.stdout) and code == 0:
+        code = 1
+    _flushed(sys.stderr)
     os._exit(code)
+
+
+def _flushed(stream: Any) -> bool:
+    """Flush a standard stream; False when what it still held could not be written.
+
+    The command flushes its own output (`output.write_stdout`), so little is left here. A
+    stream closed when the process started is None; a reader that has gone (`| head`) took
+    what it wanted; any other failure is said on stderr, if it can be.
+    """
+    if stream is None:
+        return True
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        return True
+    except ValueError:  # closed by the command
+        return True
+    except OSError as exc:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"error: cannot write to stdout: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+        return False
+    return True
 
 
 def _catalogue(args: list[str]) -> bool:

@@ -50,6 +50,10 @@ def write_output(text: str, output: str) -> None:
 def write_stdout(text: str) -> None:
     """Write `text` to stdout. A reader that has gone (`| head`) took what it wanted: the rest
     goes nowhere, quietly. Any other failure (a full disk) is an error naming the cause."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise InputError(
+            "cannot write to stdout: it is closed", hint="write to a file with -o PATH"
+        )
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -86,8 +86,9 @@ class ReadProgress:
         return self._bar
 
 
-def wanted(quiet: bool, stream: IO[str]) -> bool:
-    """A bar only on an interactive terminal, never with -q or TERM=dumb."""
+def wanted(quiet: bool, stream: IO[str] | None) -> bool:
+    """A bar only on an interactive terminal, never with -q or TERM=dumb (nor on a stream the
+    process started without: None)."""
     import os
 
-    return not quiet and stream.isatty() and os.environ.get("TERM") != "dumb"
+    return not quiet and stream is not None and stream.isatty() and os.environ.get("TERM") != "dumb"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -349,17 +351,22 @@ def test_the_console_script_exits_at_once_with_its_output_exit_code_and_atexit_h
     code = (
         "import atexit, sys\nfrom cx_cli.launch import console\n"
         "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+        "atexit.register(lambda: print('also on stdout'))\n"
         "class Teardown:\n    def __del__(self):\n        print('teardown', file=sys.stderr)\n"
         "kept = Teardown()\n"
         "sys.argv = ['cxkpi', *sys.argv[1:]]\nconsole()"
     )
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     ok = subprocess.run(
         [sys.executable, "-c", code, "report", "-c", config, "-f", "json"],
         capture_output=True,
         text=True,
+        env=buffered,  # as in cron: stdout is a buffered pipe
     )
     assert ok.returncode == 0
-    assert len(json.loads(ok.stdout)["results"]) > 100  # the whole document, flushed
+    document, after = ok.stdout.rsplit("}\n", 1)
+    assert len(json.loads(document + "}")["results"]) > 100  # the whole document, flushed
+    assert after == "also on stdout\n"  # atexit handlers run before the last flush
     assert ok.stderr.splitlines()[-1] == "atexit ran"  # and no module teardown after it
     missing = subprocess.run(
         [sys.executable, "-c", code, "report", "-c", config, "--input", "surveys=nosuch.csv"],
@@ -373,3 +380,29 @@ def test_the_console_script_exits_at_once_with_its_output_exit_code_and_atexit_h
         text=True,
     )
     assert usage.returncode == 2 and "fortnight" in usage.stderr
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [
+        "python -m cx_cli --version >&-",
+        "python -m cx_cli report -c config.example.yaml -q -f csv 2>&- | wc -c",
+        "python -m cx_cli report -c config.example.yaml -f csv 2>&- | wc -c",
+        "python -m cx_cli validate -c config.example.yaml 2>&- | wc -c",
+    ],
+)
+def test_a_stream_closed_from_the_start_does_not_change_the_exit_code(shell: str) -> None:
+    """A command started with stdout or stderr closed (`>&-`) sees None there; the exit path
+    must not fail on it (the report itself still reaches the pipe)."""
+    script = f"set -o pipefail; {shell.replace('python', shlex.quote(sys.executable), 1)}"
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["kpis", "report -c config.example.yaml -q -f json"])
+def test_output_to_a_closed_stdout_is_an_error_line(command: str) -> None:
+    script = f"{shlex.quote(sys.executable)} -m cx_cli {command} >&-"
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot write to stdout: it is closed"), done.stderr

@@ -225,7 +225,7 @@ class ActiveCustomers(Kpi):
         import pandas as pd
 
         segments = [k for k in keys if k.startswith(SEGMENT_PREFIX)]
-        current = rows if rows.get(IN_WINDOW, pd.Series(True)).all() else rows[rows[IN_WINDOW]]
+        current = _in_window(rows, ctx)
         if current.empty:
             return pd.DataFrame(columns=[*keys, *COUNTS])
         counts = _customer_counts(current, keys, ctx)
@@ -302,6 +302,16 @@ def _customer_counts(rows: pd.DataFrame, keys: list[str], ctx: Context) -> pd.Da
         )
 
     return ctx.shared.get(rows, ("customer_counts", *keys), count)
+
+
+def _in_window(rows: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """The rows inside --since/--until: `rows` itself when all are, else one filtered copy per
+    run (each rolling KPI and group set asks; one copy keeps memory and shared figures)."""
+    import pandas as pd
+
+    if rows.get(IN_WINDOW, pd.Series(True)).all():
+        return rows
+    return ctx.shared.get(rows, "in_window", lambda: rows[rows[IN_WINDOW]])
 
 
 def _days(rows: pd.DataFrame, ctx: Context) -> pd.Series:
