@@ -450,9 +450,8 @@ def _tally_whole(
     observed = definition.observations(prepared, choice.options)
     if observed is None:
         return _plain_index(sums)
-    grouped = pd.concat([prepared[keys], observed.rename("_obs")], axis=1).groupby(
-        keys, observed=True
-    )["_obs"]
+    values = observed.astype("float64").rename("_obs")  # an empty frame's column is object
+    grouped = pd.concat([prepared[keys], values], axis=1).groupby(keys, observed=True)["_obs"]
     quantiles = pd.DataFrame({"median": grouped.median(), "p90": grouped.quantile(0.9)})
     return _plain_index(sums.join(quantiles))
 

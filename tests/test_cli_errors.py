@@ -496,3 +496,15 @@ def test_a_field_larger_than_a_block_is_read(tmp_path: Path) -> None:
     result = report("-c", config, "-f", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["results"][0]["value"] == 0.0  # one promoter, one detractor
+
+
+def test_historical_clv_by_segment_over_an_empty_window_is_undefined_not_an_error() -> None:
+    """No order falls after --since: the medians of no customers were taken on an empty
+    object column and stopped the run ('internal error', exit 70)."""
+    window = ["--by", "channel", "--since", "2030-01-01"]
+    result = runner.invoke(
+        app, ["report", "-c", EXAMPLE, "-q", "--kpi", "clv_orders", *window, "-f", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["results"]
+    assert (row["value"], row["n"], row["segment"]) == (None, 0, {})
