@@ -183,7 +183,7 @@ class SourceReader:
         self._bytes_done = 0
         self._total_bytes: int | None = None
         self._all_counts: dict[str, Counter[str]] = {}
-        self._pending: list[tuple[str, str, np.ndarray]] = []
+        self._pending: list[tuple[str, str, np.ndarray, int]] = []
 
     @property
     def folds_orders(self) -> bool:
@@ -551,15 +551,17 @@ class SourceReader:
         import numpy as np
 
         mask = np.asarray(mask, dtype=bool)
-        self._all_counts.setdefault(name, Counter())[reason] += int(mask.sum())
-        self._pending.append((name, reason, mask))
+        count = int(np.count_nonzero(mask))
+        self._all_counts.setdefault(name, Counter())[reason] += count
+        self._pending.append((name, reason, mask, count))
 
     def _flush_notes(self, keep: np.ndarray) -> None:
+        import numpy as np
+
         every = bool(keep.all())
-        for name, reason, mask in self._pending:
-            self.quality.count_field(
-                name, reason, int(mask.sum() if every else (mask & keep).sum())
-            )
+        for name, reason, mask, count in self._pending:
+            kept = count if every else int(np.count_nonzero(mask & keep))
+            self.quality.count_field(name, reason, kept)
         self._pending = []
 
     def _bad_row(self, row: Any) -> str:
@@ -649,7 +651,7 @@ class SourceReader:
         import numpy as np
 
         passes = np.asarray(passes, dtype=bool)
-        dropped = int((keep & ~passes).sum())
+        dropped = int(np.count_nonzero(keep & ~passes))
         if dropped:
             self.quality.rows_dropped[reason] += dropped
         return keep & passes
@@ -718,8 +720,10 @@ class SourceReader:
             self._note(name, "valid", ~missing)
             return numbers
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
-        on_scale = (values >= low) & (values <= high) & (values == np.round(values))
-        self._note(name, f"outside the {low}-{high} scale", ~missing & ~on_scale)
+        on_scale = values >= low  # NaN compares False: missing values are never on the scale
+        on_scale &= values <= high
+        on_scale &= values == np.rint(values)
+        self._note(name, f"outside the {low}-{high} scale", ~(missing | on_scale))
         self._note(name, "valid", on_scale)
         return pd.Series(np.where(on_scale, values, np.nan))
 
