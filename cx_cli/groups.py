@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cx_cli.periods import NS_PER_DAY
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -89,9 +91,39 @@ def key_codes(key: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes = key.cat.codes.to_numpy("int64")
         if len(codes) == 0 or codes.min() >= 0:  # -1, missing, needs a label of its own
             return codes, key.cat.categories.to_numpy(dtype=object)
+    dense = _offsets(key)
+    if dense is not None:
+        return dense
     codes, uniques = pd.factorize(key, use_na_sentinel=False)
     values = uniques.to_numpy() if hasattr(uniques, "to_numpy") else uniques
     return codes.astype("int64"), values
+
+
+def _offsets(key: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes by subtraction, without hashing, for the engine's own keys: the constant `_all`
+    (int64) and period starts (midnights, datetime64[ns]) over a span of fewer days than
+    rows. Labels may include values no row has; `group_numbers` keeps observed groups only.
+    None for any other key (it is factorized)."""
+    import numpy as np
+
+    if key.dtype == np.dtype("int64"):
+        numbers, day = key.to_numpy(), False
+    elif key.dtype == np.dtype("datetime64[ns]"):
+        ticks = key.to_numpy().view("int64")
+        if len(ticks) == 0 or (ticks % NS_PER_DAY).any():  # not all midnights, or NaT
+            return None
+        numbers, day = ticks // NS_PER_DAY, True
+    else:
+        return None
+    if len(numbers) == 0:
+        return None
+    low, high = int(numbers.min()), int(numbers.max())
+    if high - low >= len(numbers):
+        return None
+    labels = np.arange(low, high + 1, dtype="int64")
+    if day:
+        return numbers - low, (labels * NS_PER_DAY).view("datetime64[ns]")
+    return numbers - low, labels
 
 
 def distinct_per_group(groups: Groups, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,11 @@ from cx_cli.groups import distinct_per_group, group_numbers
 rows = st.lists(
     st.tuples(
         st.sampled_from(["email", "chat", "(blank)"]),
-        st.sampled_from(["2024-01-01", "2024-02-01", "2024-03-01"]),
+        # period starts are midnights (codes by offset in days, `groups._offsets`); other
+        # times and dates before 1970 check the fallback and the arithmetic
+        st.sampled_from(
+            ["2024-01-01", "2024-02-01", "2024-03-01", "1969-12-01", "2024-01-01 10:30"]
+        ),
         st.integers(-1, 6),  # customer code, -1: no customer
     ),
     min_size=1,
@@ -28,8 +32,10 @@ def frame(data: list[tuple[str, str, int]]) -> pd.DataFrame:
         {
             "_all": 0,
             "channel": pd.Categorical(channel),
-            "period": pd.to_datetime(list(period)),
+            "period": pd.to_datetime(list(period), format="ISO8601").astype("datetime64[ns]"),
             "who": list(who),
+            "small": list(who),  # int64 over a small range: codes by offset
+            "wide": [w * 10**12 for w in who],  # a range wider than the rows: factorized
         }
     )
 
@@ -59,7 +65,12 @@ def found(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("dense_limit", [groups_module.MAX_DENSE_GROUPS, 1])
-@given(data=rows, keys=st.sampled_from([["_all"], ["_all", "period"], ["channel", "period"]]))
+@given(
+    data=rows,
+    keys=st.sampled_from(
+        [["_all"], ["_all", "period"], ["channel", "period"], ["small", "period"], ["wide"]]
+    ),
+)
 @settings(max_examples=80, deadline=None)
 def test_groups_and_distinct_members_equal_pandas_groupby(
     dense_limit: int, data: list[tuple[str, str, int]], keys: list[str]
