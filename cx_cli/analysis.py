@@ -283,7 +283,10 @@ def merge_sums(partials: Sequence[pd.DataFrame | None], finest: list[str]) -> pd
         return None
     if len(present) == 1:
         return present[0]
-    return pd.concat(present).groupby(level=finest, observed=True).sum()
+    merged = pd.concat(present).groupby(level=finest, observed=True).sum()
+    if not isinstance(merged.index, pd.MultiIndex):  # one key: pandas drops to a flat index
+        merged.index = pd.MultiIndex.from_arrays([merged.index], names=finest)
+    return merged
 
 
 def settle_scan(

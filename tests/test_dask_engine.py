@@ -321,7 +321,9 @@ def assert_usage_error(result: CliResult, *phrases: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("period", "by"), [("quarter", ()), ("month", ("channel",))], ids=["quarter", "month-channel"]
+    ("period", "by"),
+    [("none", ()), ("quarter", ()), ("month", ("channel",))],
+    ids=["overall-only", "quarter", "month-channel"],  # overall-only: one group key (review 8)
 )
 def test_dask_over_split_files_equals_pandas_for_every_kpi(
     split_config: Path, pandas_report: Reference, period: str, by: tuple[str, ...]
