@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
     from cx_cli.progress import Update
 
+# The columns `_tally_whole` adds beside the sums for KPIs with `observations`.
+QUANTILES = ("median", "p90")
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -396,7 +399,7 @@ def _part_figures(
     found = {
         key: figure(values) for key, values in zip(sums.index, sums.to_dict("records"), strict=True)
     }
-    absent = figure(dict.fromkeys(sums.columns, 0.0))
+    absent = figure(_no_rows(sums.columns))
     figures = [found.get(key, absent) for key in index]
     return [value for value, _ in figures], [n for _, n in figures]
 
@@ -455,7 +458,8 @@ def _tally_whole(
         return _plain_index(sums)
     values = observed.astype("float64").rename("_obs")  # an empty frame's column is object
     grouped = pd.concat([prepared[keys], values], axis=1).groupby(keys, observed=True)["_obs"]
-    quantiles = pd.DataFrame({"median": grouped.median(), "p90": grouped.quantile(0.9)})
+    median, p90 = QUANTILES
+    quantiles = pd.DataFrame({median: grouped.median(), p90: grouped.quantile(0.9)})
     return _plain_index(sums.join(quantiles))
 
 
@@ -476,12 +480,18 @@ def results_for(
             key = index if isinstance(index, tuple) else (index,)
             estimates[key] = definition.estimate(Sums(values), choice.options, settings.confidence)
         if not estimates and keys == [ALL]:
-            empty = Sums(dict.fromkeys(table.columns, 0.0))
+            empty = Sums(_no_rows(table.columns))
             estimates[(0,)] = definition.estimate(empty, choice.options, settings.confidence)
         for key, est in estimates.items():
             labels = dict(zip(keys, key, strict=True))
             rows.append(_result(choice, est, labels, group_set, estimates, settings))
     return rows
+
+
+def _no_rows(columns: Iterable[str]) -> dict[str, float]:
+    """The sums of a group without rows: zero counts and totals, and no median or p90 (NaN,
+    which the estimates report as null, not 0)."""
+    return {c: float("nan") if c in QUANTILES else 0.0 for c in columns}
 
 
 def _result(

@@ -508,3 +508,15 @@ def test_historical_clv_by_segment_over_an_empty_window_is_undefined_not_an_erro
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)["results"]
     assert (row["value"], row["n"], row["segment"]) == (None, 0, {})
+
+
+def test_medians_of_no_rows_are_null_not_zero() -> None:
+    """A group without rows gets zero counts, but no median or p90 (they were 0.0)."""
+    kpis = "aht,resolution_time,first_response_time,clv_orders"
+    args = ["report", "-c", EXAMPLE, "-q", "--since", "2030-01-01", "--kpi", kpis, "-f", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert {r["label"] for r in rows} == set(kpis.split(","))
+    for row in rows:
+        assert (row["n"], row["detail"]["median"], row["detail"]["p90"]) == (0, None, None), row
