@@ -122,6 +122,11 @@ def _expand_url(url: str, source: str) -> list[str]:
 def open_raw(path: str, source: str) -> IO[bytes]:
     """The file's bytes as stored (stdin for `-`), or an InputError naming the file and fix."""
     if path == "-":
+        if sys.stdin is None:  # the process was started with stdin closed (`<&-`)
+            raise InputError(
+                f"-: stdin is closed (source '{source}')",
+                hint=f"pipe the export in, or pass --input {source}=PATH",
+            )
         return sys.stdin.buffer
     where = f"source '{source}'"
     if is_url(path):
@@ -188,7 +193,7 @@ class HashingReader(Replay):
         return data  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        if self._rest is not sys.stdin.buffer:
+        if self._rest is not getattr(sys.stdin, "buffer", None):
             self._rest.close()
         super().close()
 

@@ -389,6 +389,7 @@ def test_the_console_script_exits_at_once_with_its_output_exit_code_and_atexit_h
         "python -m cx_cli report -c config.example.yaml -q -f csv 2>&- | wc -c",
         "python -m cx_cli report -c config.example.yaml -f csv 2>&- | wc -c",
         "python -m cx_cli validate -c config.example.yaml 2>&- | wc -c",
+        "python -m cx_cli report -c config.example.yaml -q -f csv <&- | wc -c",
     ],
 )
 def test_a_stream_closed_from_the_start_does_not_change_the_exit_code(shell: str) -> None:
@@ -406,3 +407,13 @@ def test_output_to_a_closed_stdout_is_an_error_line(command: str) -> None:
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot write to stdout: it is closed"), done.stderr
+
+
+def test_reading_a_closed_stdin_is_an_error_line() -> None:
+    script = (
+        f"{shlex.quote(sys.executable)} -m cx_cli report -c config.example.yaml -q "
+        "--input surveys=- <&-"
+    )
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: -: stdin is closed (source 'surveys')"), done.stderr
