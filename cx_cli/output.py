@@ -25,6 +25,12 @@ def write_output(text: str, output: str) -> None:
         )
     if target.is_dir():
         raise InputError(f"cannot write {output}: it is a folder", hint="name a file with -o")
+    if target.exists() and not target.is_file():  # a named pipe or a device: write into it
+        _write_into(text, target, output)
+        return
+    if target.is_symlink():  # replace the file the link points to, and keep the link
+        target = target.resolve()
+        folder = target.parent
     try:
         handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
@@ -66,3 +72,13 @@ def write_stdout(text: str) -> None:
             f"cannot write to stdout: {exc.strerror or exc}",
             hint="free space on the disk stdout goes to, or write to a file with -o PATH",
         ) from None
+
+
+def _write_into(text: str, target: Path, output: str) -> None:
+    """Write to a named pipe or a device (`-o /dev/stdout`) as it is: it cannot be replaced
+    by a renamed file, and a reader may be waiting on it."""
+    try:
+        with open(target, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None

@@ -167,6 +167,37 @@ def test_failed_render_leaves_the_existing_report_intact(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json")] == []
 
 
+def test_output_through_a_symlink_replaces_the_file_and_keeps_the_link(
+    config: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "reports" / "latest.json"
+    real.parent.mkdir()
+    real.write_text("old report")
+    link = tmp_path / "out.json"
+    link.symlink_to(real)
+    result = runner.invoke(app, ["report", "-c", str(config), "-f", "json", "-o", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and json.loads(real.read_text())["schema_version"] == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_output_into_a_named_pipe_goes_to_its_reader(config: Path, tmp_path: Path) -> None:
+    """A FIFO cannot be replaced by a renamed file: the report is written into it (the
+    atomic replace made a regular file of it, and the reader waited for ever)."""
+    import threading
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = runner.invoke(app, ["report", "-c", str(config), "-f", "json", "-o", str(fifo)])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert json.loads(received[0])["schema_version"] == 1
+    assert fifo.is_fifo()
+
+
 def test_fail_on_miss_exits_3_only_when_a_checked_target_is_missed(
     tmp_path: Path, tiny_survey: Path
 ) -> None:
