@@ -22,13 +22,34 @@ if TYPE_CHECKING:
 
 
 def console() -> None:
-    """The `cxkpi` console script and `python -m cx_cli`: `main`, then a quick exit."""
+    """The `cxkpi` console script and `python -m cx_cli`: `main`, then a quick exit.
+
+    Commands turn every error into an `error:` line; an OSError that still reaches here comes
+    from Typer writing help, a version or a usage message to a stream that cannot take it.
+    """
     try:
         main()
     except SystemExit as exc:
         exit_now(exc.code)
         raise
+    except OSError as exc:
+        if "--debug" in sys.argv:
+            raise
+        exit_now(_unwritten(exc))
+        raise SystemExit(_unwritten(exc)) from None
     exit_now(0)
+
+
+def _unwritten(exc: OSError) -> int:
+    """The exit code for output that could not be written: 0 when the reader has gone
+    (`cxkpi --help | head -1`), else 1, said on stderr if it can be."""
+    if isinstance(exc, BrokenPipeError):
+        with contextlib.suppress(OSError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"error: cannot write to stdout: {exc.strerror or exc}\n")
+    return 1
 
 
 def main() -> None:
@@ -78,9 +99,10 @@ def _flushed(stream: Any) -> bool:
     except ValueError:  # closed by the command
         return True
     except OSError as exc:
-        with contextlib.suppress(Exception):
-            sys.stderr.write(f"error: cannot write to stdout: {exc.strerror or exc}\n")
-            sys.stderr.flush()
+        if stream is not sys.stderr:
+            with contextlib.suppress(Exception):
+                sys.stderr.write(f"error: cannot write to stdout: {exc.strerror or exc}\n")
+                sys.stderr.flush()
         return False
     return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -330,20 +331,25 @@ EXAMPLE = str(Path(__file__).resolve().parents[1] / "config.example.yaml")
         ["kpis", "nps"],
         ["report", "-c", EXAMPLE, "-f", "json"],
         ["validate", "-c", EXAMPLE],
+        ["--version"],
+        ["--help"],
     ],
 )
 def test_a_full_disk_under_stdout_is_an_error_line_not_a_traceback(args: list[str]) -> None:
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "cx_cli", *args],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
-    assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
-    assert "error: cannot write to stdout: No space left on device" in done.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for unbuffered in ({}, {"PYTHONUNBUFFERED": "1"}):  # the last flush fails, or the write
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "cx_cli", *args],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+                env={**env, **unbuffered},
+            )
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+        assert "error: cannot write to stdout: No space left on device" in done.stderr
 
 
 def test_a_reader_that_stops_early_is_not_an_error() -> None:
