@@ -19,7 +19,7 @@ from cx_cli import __version__, stats
 from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, leaves, resolve_kpi
 from cx_cli.errors import ConfigError
 from cx_cli.groups import group_numbers
-from cx_cli.kpis.base import ALL, PERIOD, Context, Estimate, Sums, change_p_value
+from cx_cli.kpis.base import ALL, PERIOD, WINDOWED, Context, Estimate, Sums, change_p_value
 from cx_cli.periods import period_label, period_start, previous_start
 from cx_cli.report import Definition, InputSummary, Report, Result
 from cx_cli.sources import (
@@ -316,7 +316,7 @@ def settle_scan(
         ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
         windowed = rows
         if rows is not None and IN_WINDOW in rows:  # one frame for all, so they share figures
-            windowed = rows[rows[IN_WINDOW]]
+            windowed = ctx.shared.get(rows, WINDOWED, lambda: rows[rows[IN_WINDOW]])
         for c in whole:
             mine = rows if c.definition.needs_history(c.options) else windowed
             for group_set in sets:

@@ -145,6 +145,8 @@ Tally = Mapping[str, Any]  # column name -> boolean or numeric Series aligned wi
 # subscriptions span many periods, writes one row per (period, customer)).
 ALL = "_all"
 PERIOD = "_period"
+# The `Shared` key of the rows inside --since/--until: the engine's and the KPIs' one copy.
+WINDOWED = "rows inside --since/--until"
 
 
 class Shared:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from cx_cli.groups import distinct_per_group, group_numbers
 from cx_cli.kpis.base import (
     PERIOD,
+    WINDOWED,
     Context,
     Estimate,
     Kpi,
@@ -305,13 +306,13 @@ def _customer_counts(rows: pd.DataFrame, keys: list[str], ctx: Context) -> pd.Da
 
 
 def _in_window(rows: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """The rows inside --since/--until: `rows` itself when all are, else one filtered copy per
-    run (each rolling KPI and group set asks; one copy keeps memory and shared figures)."""
+    """The rows inside --since/--until: `rows` itself when all are, else the run's one filtered
+    copy (the engine's, see `settle_scan`: one copy keeps memory and shared figures)."""
     import pandas as pd
 
     if rows.get(IN_WINDOW, pd.Series(True)).all():
         return rows
-    return ctx.shared.get(rows, "in_window", lambda: rows[rows[IN_WINDOW]])
+    return ctx.shared.get(rows, WINDOWED, lambda: rows[rows[IN_WINDOW]])
 
 
 def _days(rows: pd.DataFrame, ctx: Context) -> pd.Series:
