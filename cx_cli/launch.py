@@ -35,21 +35,36 @@ def console() -> None:
     except OSError as exc:
         if "--debug" in sys.argv:
             raise
-        exit_now(_unwritten(exc))
-        raise SystemExit(_unwritten(exc)) from None
+        code = _unwritten(exc)
+        exit_now(code)
+        raise SystemExit(code) from None
     exit_now(0)
 
 
 def _unwritten(exc: OSError) -> int:
     """The exit code for output that could not be written: 0 when the reader has gone
     (`cxkpi --help | head -1`), else 1, said on stderr if it can be."""
+    from cx_cli.output import silence_stdout
+
+    silence_stdout()
     if isinstance(exc, BrokenPipeError):
-        with contextlib.suppress(OSError, AttributeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    with contextlib.suppress(Exception):
-        sys.stderr.write(f"error: cannot write to stdout: {exc.strerror or exc}\n")
+    _say(_error_lines(exc))
     return 1
+
+
+def _error_lines(exc: OSError) -> str:
+    from cx_cli.output import stdout_error
+
+    error = stdout_error(exc)
+    return f"error: {error.message}\nhint: {error.hint}\n"
+
+
+def _say(text: str) -> None:
+    """Write to stderr if it can be written at all."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def main() -> None:
@@ -100,9 +115,7 @@ def _flushed(stream: Any) -> bool:
         return True
     except OSError as exc:
         if stream is not sys.stderr:
-            with contextlib.suppress(Exception):
-                sys.stderr.write(f"error: cannot write to stdout: {exc.strerror or exc}\n")
-                sys.stderr.flush()
+            _say(_error_lines(exc))
         return False
     return True
 
@@ -122,6 +135,6 @@ def _catalogue(args: list[str]) -> bool:
     try:
         write_stdout(text)
     except CxError as exc:
-        sys.stderr.write(f"error: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else ""))
+        _say(f"error: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else ""))
         raise SystemExit(exc.exit_code) from None
     return True

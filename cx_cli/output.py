@@ -64,14 +64,25 @@ def write_stdout(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
     except OSError as exc:
-        with contextlib.suppress(OSError):  # drop what is still buffered: it cannot be written
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise InputError(
-            f"cannot write to stdout: {exc.strerror or exc}",
-            hint="free space on the disk stdout goes to, or write to a file with -o PATH",
-        ) from None
+        silence_stdout()  # drop what is still buffered: it cannot be written
+        raise stdout_error(exc) from None
+
+
+def silence_stdout() -> None:
+    """Send what stdout still holds, and anything later, nowhere: its reader has gone, or it
+    cannot be written (else the interpreter fails again on its last flush)."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def stdout_error(exc: OSError) -> InputError:
+    """The error for stdout that cannot be written (a full disk, a device error)."""
+    return InputError(
+        f"cannot write to stdout: {exc.strerror or exc}",
+        hint="free space on the disk stdout goes to, or write to a file with -o PATH",
+    )
 
 
 def _write_into(text: str, target: Path, output: str) -> None:
