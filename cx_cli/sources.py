@@ -253,7 +253,8 @@ class SourceReader:
                     or [
                         h
                         for h in header
-                        if h and (h.lower() in column.lower() or column.lower() in h.lower())
+                        if len(h) >= 3  # "y" is in most names: no hint at all beats that one
+                        and (h.lower() in column.lower() or column.lower() in h.lower())
                     ][:1]
                 )
                 suggestion = f"did you mean {close[0]!r}? " if close else ""

@@ -120,6 +120,17 @@ def test_mapped_column_that_extends_a_real_header_suggests_it(tmp_path: Path, da
     assert_fails_cleanly(report("-c", config), 1, "'NPS Score'", "did you mean 'NPS'")
 
 
+def test_a_one_letter_header_is_not_suggested_for_a_long_column(tmp_path: Path) -> None:
+    """A header 'y' is inside 'How likely are you to recommend us?' but is no hint."""
+    path = tmp_path / "xy.csv"
+    path.write_text("x,y\n1,2\n")
+    long = {"submitted_at": "Submitted day", "nps": "How likely?", "csat": "Satisfied yes"}
+    config = write_config(tmp_path, path, source={"columns": {**long, "ces": "Easy for you"}})
+    result = report("-c", config)
+    assert_fails_cleanly(result, 1, "is not in the file", "columns in the file")
+    assert "did you mean" not in result.stderr
+
+
 def test_empty_data_file_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     result = report("-c", write_config(tmp_path, tmp_path / "empty.csv"))
