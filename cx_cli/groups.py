@@ -110,7 +110,7 @@ def _offsets(key: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
         numbers, day = key.to_numpy(), False
     elif key.dtype == np.dtype("datetime64[ns]"):
         ticks = key.to_numpy().view("int64")
-        if len(ticks) == 0 or (ticks % NS_PER_DAY).any():  # not all midnights, or NaT
+        if (ticks % NS_PER_DAY).any():  # not all midnights, or NaT
             return None
         numbers, day = ticks // NS_PER_DAY, True
     else:

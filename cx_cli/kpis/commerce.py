@@ -232,7 +232,9 @@ class ActiveCustomers(Kpi):
         counts = _customer_counts(current, keys, ctx)
         facts = counts[[*keys, "no_customer"]].assign(customers_active=counts["customers"])
         if opts.variant != "calendar":
-            return _rolling(_active(rows, keys), facts, keys, segments, _window_days(opts), ctx)
+            return _rolling(
+                _active(rows, keys, ctx), facts, keys, segments, _window_days(opts), ctx
+            )
         if PERIOD in keys and GRAIN[ctx.period or "year"] < GRAIN[self.bucket]:
             return facts.assign(slots=1, actives=facts["customers_active"], short_period=1)
         return _calendar(current, facts, keys, segments, self.bucket, ctx)
@@ -344,7 +346,7 @@ def _actives_per_unit(
     return ctx.shared.get(rows, ("actives_per_unit", unit, *segments), count)
 
 
-def _active(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def _active(rows: pd.DataFrame, keys: list[str], ctx: Context) -> pd.DataFrame:
     """The orders as the rolling windows read them: keys, customer code (-1: none), day, and
     whether the order is inside --since/--until."""
     import pandas as pd
@@ -353,7 +355,7 @@ def _active(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         {
             **{k: rows[k] for k in keys},
             "_c": _customer_codes(rows),
-            "_day": rows["ordered_at"].dt.normalize(),
+            "_day": _days(rows, ctx),
             "_in": rows.get(IN_WINDOW, True),
         }
     ).reset_index(drop=True)
