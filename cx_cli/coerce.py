@@ -21,6 +21,11 @@ LEADING_NUMBER = r"^(\d{1,2})\s*(?:[-–—:=(]|$)"
 MONEY_NOISE = r"[^\d.,()+\-]"  # currency symbols and codes, spaces
 CLOCK = r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$"  # [HH:]MM:SS
 PLAIN_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$"
+# How a thousands separator groups digits: 1,234,567 or 12,34,567 (lakh), the last group of
+# three, then the decimals. "12,50" is no grouping: a decimal comma, read with decimal: ".".
+GROUPED = r"^[+-]?\d{{1,3}}(?:{sep}\d{{2,3}})*{sep}\d{{3}}(?:{decimal}\d*)?$"
+# A value that reads as a number with the other decimal separator (examples in errors).
+OTHER_DECIMAL = {".": r"^[+-]?\d{1,3}(?:\.\d{3})*,\d+$", ",": r"^[+-]?\d{1,3}(?:,\d{3})*\.\d+$"}
 OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
 EXCEL_EPOCH = "1899-12-30"
 EXCEL_DAYS = (20000, 80000)  # serial day numbers of 1954 .. 2119: plausible export dates
@@ -154,7 +159,7 @@ def to_numbers(
         cleaned = cleaned.str.strip("()").where(~negative, "-" + cleaned.str.strip("()"))
         thousands = thousands or ("," if decimal == "." else ".")
     if thousands:
-        cleaned = cleaned.str.replace(thousands, "", regex=False)
+        cleaned = _ungrouped(cleaned, thousands, decimal)
     if decimal != ".":
         cleaned = cleaned.str.replace(decimal, ".", regex=False)
     numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
@@ -170,6 +175,25 @@ def to_numbers(
         )
         numbers = numbers.fillna(clock)
     return numbers
+
+
+def _ungrouped(text: pd.Series, thousands: str, decimal: str) -> pd.Series:
+    """The text without thousands separators; a cell whose separators do not group digits
+    ("12,50", "1.234,56" with decimal ".") is no number (NaN), never 1250 or 1.23456."""
+    import re
+
+    grouped = GROUPED.format(sep=re.escape(thousands), decimal=re.escape(decimal))
+    separated = text.str.contains(thousands, regex=False, na=False)
+    misgrouped = separated & ~text.str.fullmatch(grouped).fillna(False).astype(bool)
+    return text.str.replace(thousands, "", regex=False).where(~misgrouped)
+
+
+def other_decimal(value: str, decimal: str) -> bool:
+    """Whether `value` reads as a number with the other decimal separator ("12,50" when the
+    source says decimal "."), once currency symbols and codes are shed."""
+    import re
+
+    return re.fullmatch(OTHER_DECIMAL[decimal], re.sub(MONEY_NOISE, "", value)) is not None
 
 
 TRUTH = {

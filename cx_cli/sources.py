@@ -317,7 +317,7 @@ class SourceReader:
         self._skipped_rows += other._skipped_rows
 
     def finish(self) -> None:
-        """Checks over the whole source, once every file is read: rows, scales, dates."""
+        """Checks over the whole source, once every file is read: rows, scales, dates, numbers."""
         self._file = files.display(self.path)
         if self._skipped_rows and self.quality.rows_read == 0:
             raise InputError(
@@ -336,6 +336,7 @@ class SourceReader:
             )
         self._check_scales()
         self._check_dates()
+        self._check_numbers()
 
     def _sum_files(self) -> None:
         """One sha256 and size for the source: those of its file, or for several files the
@@ -719,6 +720,7 @@ class SourceReader:
         self._note(name, "not a number", missing & ~blank)
         if kind.type != "score":
             self._note(name, "valid", ~missing)
+            self._keep_example(name, column, missing & ~blank)
             return numbers
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
         on_scale = values >= low  # NaN compares False: missing values are never on the scale
@@ -737,10 +739,14 @@ class SourceReader:
         self._note(name, "valid", when.notna())
         if name == self.time_field:
             self._time_blank = blank
+        self._keep_example(name, column, bad)
+        return when
+
+    def _keep_example(self, name: str, column: pa.Array, bad: np.ndarray) -> None:
+        """The field's first value that could not be read, quoted when the field is refused."""
         if bad.any() and name not in self._bad_example:
             first = int(bad.nonzero()[0][0])
             self._bad_example[name] = str(coerce.as_text(column)[first].as_py())
-        return when
 
     def _check_dates(self) -> None:
         """A date column whose values mostly fail to parse has the wrong format: refuse it."""
@@ -755,6 +761,30 @@ class SourceReader:
                     hint=f'set date_format under sources.{self.name} (e.g. "%d/%m/%Y %H:%M", '
                     'or "excel" for serial day numbers)',
                 )
+
+    def _check_numbers(self) -> None:
+        """A number column whose values are mostly not numbers is mapped or read wrongly (a
+        decimal comma read with decimal "."): refuse it rather than report on the few left."""
+        for name, example in self._bad_example.items():
+            counts = self._all_counts[name]
+            bad, good = counts.get("not a number", 0), counts.get("valid", 0)
+            if bad <= good:
+                continue
+            decimal = self.spec.decimal
+            if coerce.other_decimal(example, decimal):
+                other = "," if decimal == "." else "."
+                hint = (
+                    f'the values use {other!r} as the decimal separator: set decimal: "{other}" '
+                    f"under sources.{self.name}"
+                )
+            else:
+                hint = "map the column to the right field, or clean the export's numbers"
+            raise InputError(
+                f"{self._file}: column {self.spec.columns[name]!r} ({name}): {bad} of "
+                f"{bad + good} values are not numbers with decimal {decimal!r} "
+                f"(e.g. {example!r})",
+                hint=hint,
+            )
 
     def _check_scales(self) -> None:
         """A score column whose answers are mostly off the scale is mapped wrongly: refuse it."""

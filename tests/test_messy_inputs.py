@@ -393,6 +393,94 @@ def test_european_money_decimal_comma_in_a_cp1252_semicolon_file() -> None:
     assert (item.encoding, item.delimiter) == ("cp1252", ";")
 
 
+def test_european_money_read_with_a_decimal_point_is_refused_not_misread() -> None:
+    # The same file without decimal: ",". Before, "12,00 EUR" read as 1200 and "1.234,50 €" as
+    # 1.2345 (revenue 1155.2345, AOV 385.08): a silently wrong figure. No value groups its
+    # digits as a thousands comma must, so all 3 are not numbers, and the column is refused.
+    columns = {"order_id": "Bestellnummer", "ordered_at": "Datum", "amount": "Betrag"}
+    with pytest.raises(InputError) as caught:
+        report("orders_eur.csv", "orders", columns, ["aov"])
+    assert "'Betrag' (amount): 3 of 3 values are not numbers with decimal '.'" in str(caught.value)
+    assert "e.g. '1.234,50 €'" in str(caught.value)
+    assert (
+        caught.value.hint
+        == "the values use ',' as the decimal separator: set decimal: \",\" under sources.s"
+    )
+
+
+def test_a_decimal_comma_among_decimal_points_is_left_out_and_counted(tmp_path: Path) -> None:
+    # 12.50 and 1,234.50 read; "7,00" is no thousands grouping, so not a number (was 700).
+    # AOV = (12.50 + 1234.50) / 2 = 623.50, n 2; the third order is counted as not a number.
+    csv = tmp_path / "orders.csv"
+    csv.write_text(
+        'id,when,total\n1,2024-01-05,12.50\n2,2024-01-06,"1,234.50"\n3,2024-01-07,"7,00"\n'
+    )
+    source = {
+        "kind": "orders",
+        "path": str(csv),
+        "columns": {"order_id": "id", "ordered_at": "when", "amount": "total"},
+    }
+    result = run(parse_config({"version": 1, "sources": {"s": source}, "kpis": ["aov"]}))
+    assert values(result, "aov") == approx({None: (623.5, 2)})
+    assert summary(result).fields["amount"] == {"valid": 2, "not a number": 1}
+    assert "s: 1 amount value not a number, left out of n" in result.warnings
+
+
+@pytest.mark.parametrize(
+    ("cells", "decimal", "thousands", "kind", "expected"),
+    [
+        # money sheds currency; a comma groups thousands with decimal ".", a dot with ",";
+        # plain numbers with thousands: " " (money would shed the spaces as noise)
+        (
+            ["$1,234.50", "12,50", "1.234,56", "(1,234.00)", "1,23,456.7", ",5", "1.5E+03"],
+            ".",
+            None,
+            "money",
+            [1234.5, None, None, -1234.0, 123456.7, None, 1500.0],
+        ),
+        (
+            ["1.234,50 €", "12.50", "-46,50 EUR", "1.234.567,8", "12,00"],
+            ",",
+            None,
+            "money",
+            [1234.5, None, -46.5, 1234567.8, 12.0],
+        ),
+        (["1 234,5", "12 5", "1 234 567"], ",", " ", "number", [1234.5, None, 1234567.0]),
+    ],
+)
+def test_thousands_separators_must_group_digits(
+    cells: list[str],
+    decimal: str,
+    thousands: str | None,
+    kind: str,
+    expected: list[float | None],
+) -> None:
+    import pandas as pd
+
+    from cx_cli.coerce import to_numbers
+
+    read = to_numbers(pd.Series(cells), decimal, thousands, kind)
+    assert [None if pd.isna(v) else v for v in read] == pytest.approx(expected)
+
+
+@given(st.integers(-(10**9), 10**9))
+@settings(max_examples=300, deadline=None)
+def test_money_in_either_convention_is_exact_or_not_a_number(cents: int) -> None:
+    """Two-decimal money written US-style ("1,234.50") or European-style ("1.234,50") reads
+    exactly with its own decimal separator, and with the other one is never a number: a
+    misread decimal separator is left out and counted, never a figure 100 times too big."""
+    import pandas as pd
+
+    from cx_cli.coerce import to_numbers
+
+    us = f"{cents / 100:,.2f}"
+    eu = us.translate(str.maketrans(",.", ".,"))
+    assert to_numbers(pd.Series([us]), ".", None, "money")[0] == pytest.approx(cents / 100)
+    assert to_numbers(pd.Series([eu]), ",", None, "money")[0] == pytest.approx(cents / 100)
+    assert pd.isna(to_numbers(pd.Series([eu]), ".", None, "money")[0])
+    assert pd.isna(to_numbers(pd.Series([us]), ",", None, "money")[0])
+
+
 def test_handle_time_as_seconds_and_clock_times() -> None:
     # "300" = 300 s; "00:05:30" = 330 s; "1:02:03" = 3723 s; "04:30" (MM:SS) = 270 s
     # mean (300 + 330 + 3723 + 270) / 4 = 4623 / 4 = 1155.75 s; median (300 + 330) / 2 = 315
