@@ -8,7 +8,8 @@ as the pandas engine does it over one stream:
   file order (an order may straddle two files) and tallied on the client;
 - repeated ids (`dedupe:`) are found in a first pass that collects each file's ids, so each
   file then drops the ids an earlier file had;
-- whole-row KPIs (per-customer histories, medians) get their kept columns back on the client.
+- whole-row KPIs (per-customer histories, medians) get the columns they read back on the
+  client (their fields and group keys, see `analysis.scan`), not yet aggregated per customer.
 Files are the unit of parallelism: split a big export into several files (or Parquet parts)
 to spread it over a cluster. Paths may be fsspec URLs (s3://, gs://, abfs://, memory://, ...),
 which the workers open themselves.

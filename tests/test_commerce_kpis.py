@@ -669,3 +669,29 @@ def test_the_window_is_filtered_once_per_run() -> None:
     assert _in_window(rows, ctx) is inside
     every = rows.assign(**{IN_WINDOW: True})
     assert _in_window(every, ctx) is every
+
+
+def test_whole_rows_kpis_keep_only_the_columns_they_read(
+    tiny_orders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows kept for repeat rate (to the end of the read, and sent back by Dask's workers)
+    carry its fields and the group keys, not the amount or line counts only AOV reads."""
+    import cx_cli.analysis as analysis
+
+    kept: list[set[str]] = []
+    settle = analysis.settle_scan
+
+    def spy(found: analysis.Scan, *args: Any) -> Any:
+        kept.extend(set(frame.columns) for frame in found.kept)
+        return settle(found, *args)
+
+    monkeypatch.setattr(analysis, "settle_scan", spy)
+    config = parse_config(orders_config(tiny_orders, ["aov", "repeat_rate"]))
+    result = run(config, period="month", by=("channel",))
+    assert kept == [{"_all", "_period", "seg:channel", "order_id", "customer_id"}]
+    (overall,) = [
+        r for r in result.results if r.kpi == "repeat_rate" and r.period is None and not r.segment
+    ]
+    # Orders kept: O1 (a), O2 (a), O4 (b), O5 (c), O6 (none), O7 (a), O9 (b), O10 (e):
+    # customers a b c e, repeaters a (3) and b (2): 2 / 4 = 50 %
+    assert (overall.value, overall.n) == (pytest.approx(50.0), 4)
