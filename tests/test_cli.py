@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cx_cli.cli import app
+from cx_cli.kpis import names as kpi_names
 from tests.conftest import survey_config, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,6 +249,22 @@ def test_kpis_lists_and_explains(config: Path) -> None:
     assert "promoter 9-10" in explained.stdout and "adjusted-Wald" in explained.stdout
     unknown = runner.invoke(app, ["kpis", "npx"])
     assert unknown.exit_code == 2 and "did you mean 'nps'" in unknown.stderr
+
+
+def test_kpis_name_shows_option_values_as_a_config_writer_reads_them() -> None:
+    explained = runner.invoke(app, ["kpis", "nps"]).stdout
+    assert "  variant: standard | latest_per_customer (default: standard)" in explained
+    assert "  interval: adjusted-wald | wald (default: adjusted-wald)" in explained
+    csat = runner.invoke(app, ["kpis", "csat"]).stdout
+    assert "  scale: [low, high] (whole numbers) (default: unset)" in csat
+    assert "  threshold: a number (default: unset)" in csat
+    fcr = runner.invoke(app, ["kpis", "fcr"]).stdout
+    assert "  solved_statuses: a list of texts (default: [solved, closed, resolved])" in fcr
+    assert "  use_reopened: true or false (default: unset)" in fcr
+    for name in kpi_names():  # no Python type syntax for any option of any KPI
+        options = runner.invoke(app, ["kpis", name]).stdout.split("options (", 1)[1]
+        python = re.search(r"Literal|typing|\b(None|str|int|float|bool|tuple)\b", options)
+        assert python is None, (name, options)
 
 
 def test_python_dash_m_is_the_same_command() -> None:
