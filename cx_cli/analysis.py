@@ -259,7 +259,7 @@ def scan(
     others. Frames may be a whole source or one of its files (summing scans is exact)."""
     finest = _keys((bool(settings.period), settings.by))
     additive = [(i, c) for i, c in enumerate(choices) if not c.definition.needs_all_rows(c.options)]
-    whole = _kept_columns(choices, reader.spec.kind, finest)
+    whole = _kept_columns(choices, reader, finest)
     partials: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
     for frame in frames:
@@ -277,16 +277,19 @@ def scan(
     return Scan(merge_sums(partials, finest), kept)
 
 
-def _kept_columns(choices: Sequence[KpiChoice], kind: str, finest: list[str]) -> set[str]:
-    """The columns the whole-rows KPIs read (their fields, the group keys, whether a row is
-    inside --since/--until); none without such KPIs. Only these are kept until the end of
-    the read (and sent back by Dask's workers): an order id or an amount only an additive
-    KPI reads would hold memory for nothing."""
+def _kept_columns(
+    choices: Sequence[KpiChoice], reader: SourceReader, finest: list[str]
+) -> set[str]:
+    """The columns the whole-rows KPIs read (their fields, the group keys, the time field that
+    orders a unit's rows, whether a row is inside --since/--until); none without such KPIs.
+    Only these are kept until the end of the read (and sent back by Dask's workers): an
+    order id or an amount only an additive KPI reads would hold memory for nothing."""
     whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
     if not whole:
         return set()
+    kind = reader.spec.kind
     fields = {f for c in whole for f in c.definition.required_fields(c.options, kind)}
-    return {*finest, IN_WINDOW, *fields}
+    return {*finest, IN_WINDOW, reader.time_field, *fields} - {None}
 
 
 def merge_sums(partials: Sequence[pd.DataFrame | None], finest: list[str]) -> pd.DataFrame | None:

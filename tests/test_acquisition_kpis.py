@@ -29,8 +29,9 @@ Conversion rate and pages per visit on `SESSION_ROWS` (layout sessions, one row 
 
 On `PAGEVIEW_ROWS` (layout pageviews, one row per pageview, out of time order in the file):
 - s1: 3 rows from 31 Jan 23:58 to 1 Feb 00:03, one converted -> a January session (its first
-  row), 3 pages, converted. s2: 2 rows, no conversion (Feb). s3: 1 row, blank outcome (Feb).
-  s4: 2 rows, false and blank -> not converted (Feb). One row has no session id.
+  row by time, the second in the file), 3 pages, converted. s2: 2 rows, no conversion (Feb).
+  s3: 1 row, blank outcome (Feb). s4: 2 rows, false and blank -> not converted (Feb). One row
+  has no session id.
 - conversion: s1, s2, s4 known, s1 converted: 1 / 3; Jan 1 / 1; Feb 0 / 2.
 - pages: 3, 2, 1, 2: n 4, mean 2.0; sum of squares 18, variance (18 - 16) / 3 = 0.6667, t(0.975,
   3) = 3.1824, half-width 3.1824 * 0.8165 / 2 = 1.2992 -> [0.7008, 3.2992]. Jan 3; Feb 5 / 3.
@@ -112,8 +113,8 @@ SESSION_ROWS = [
 ]
 PAGEVIEW_ROWS = [
     ("s2", "2025-02-05 10:00", "u2", "social", None, "false"),
-    ("s1", "2025-01-31 23:58", "u1", "search", None, "false"),
     ("s1", "2025-02-01 00:03", "u1", "search", None, "false"),
+    ("s1", "2025-01-31 23:58", "u1", "search", None, "false"),  # s1's earliest: not its first
     ("s1", "2025-02-01 00:01", "u1", "search", None, "true"),
     ("s2", "2025-02-05 10:01", "u2", "social", None, "false"),
     ("s3", "2025-02-06 12:00", "u1", "social", None, None),

@@ -675,7 +675,9 @@ def test_whole_rows_kpis_keep_only_the_columns_they_read(
     tiny_orders: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows kept for repeat rate (to the end of the read, and sent back by Dask's workers)
-    carry its fields and the group keys, not the amount or line counts only AOV reads."""
+    carry its fields, the group keys and the time field (which orders a unit's rows, see
+    test_conversion_rate_from_pageview_rows_groups_sessions), not the amount or line counts
+    only AOV reads."""
     import cx_cli.analysis as analysis
 
     kept: list[set[str]] = []
@@ -688,7 +690,7 @@ def test_whole_rows_kpis_keep_only_the_columns_they_read(
     monkeypatch.setattr(analysis, "settle_scan", spy)
     config = parse_config(orders_config(tiny_orders, ["aov", "repeat_rate"]))
     result = run(config, period="month", by=("channel",))
-    assert kept == [{"_all", "_period", "seg:channel", "order_id", "customer_id"}]
+    assert kept == [{"_all", "_period", "seg:channel", "order_id", "customer_id", "ordered_at"}]
     (overall,) = [
         r for r in result.results if r.kpi == "repeat_rate" and r.period is None and not r.segment
     ]
