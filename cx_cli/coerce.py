@@ -23,9 +23,12 @@ CLOCK = r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$"  # [HH:]MM:SS
 PLAIN_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$"
 # How a thousands separator groups digits: 1,234,567 or 12,34,567 (lakh), the last group of
 # three, then the decimals. "12,50" is no grouping: a decimal comma, read with decimal: ".".
-GROUPED = r"^[+-]?\d{{1,3}}(?:{sep}\d{{2,3}})*{sep}\d{{3}}(?:{decimal}\d*)?$"
-# A value that reads as a number with the other decimal separator (examples in errors).
-OTHER_DECIMAL = {".": r"^[+-]?\d{1,3}(?:\.\d{3})*,\d+$", ",": r"^[+-]?\d{1,3}(?:,\d{3})*\.\d+$"}
+GROUPED = r"^[+-]?\d{{1,3}}(?:{sep}\d{{2,3}})*{sep}\d{{3}}(?:{decimal}\d*)?(?:[eE][+-]?\d+)?$"
+# A value that reads as a number only with the other decimal separator (and its thousands).
+OTHER_DECIMAL = {
+    ".": r"^[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$",
+    ",": r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)\.\d+$",
+}
 OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
 EXCEL_EPOCH = "1899-12-30"
 EXCEL_DAYS = (20000, 80000)  # serial day numbers of 1954 .. 2119: plausible export dates
@@ -188,12 +191,11 @@ def _ungrouped(text: pd.Series, thousands: str, decimal: str) -> pd.Series:
     return text.str.replace(thousands, "", regex=False).where(~misgrouped)
 
 
-def other_decimal(value: str, decimal: str) -> bool:
-    """Whether `value` reads as a number with the other decimal separator ("12,50" when the
-    source says decimal "."), once currency symbols and codes are shed."""
-    import re
-
-    return re.fullmatch(OTHER_DECIMAL[decimal], re.sub(MONEY_NOISE, "", value)) is not None
+def other_decimal(text: pd.Series, decimal: str) -> pd.Series:
+    """Which cells read as a number only with the other decimal separator ("12,50" or
+    "1.234,50 EUR" when the source says decimal "."), currency and parentheses shed."""
+    bare = text.str.replace(MONEY_NOISE, "", regex=True).str.strip("()")
+    return bare.str.fullmatch(OTHER_DECIMAL[decimal]).fillna(False).astype(bool)
 
 
 TRUTH = {

@@ -46,6 +46,7 @@ PREFETCH_BYTES = 32 << 20
 MAX_PREFETCH_FRAMES = 64
 GIL_SWITCH_SECONDS = 0.0002
 SEGMENT_PREFIX = "seg:"
+OTHER_DECIMAL = "number with the other decimal separator"  # an internal count, not a reason
 IN_WINDOW = "_in_window"
 NUMBER_TYPES = frozenset({"score", "number", "money", "duration", "count"})
 T = TypeVar("T")
@@ -175,7 +176,8 @@ class SourceReader:
         )
         self._file = files.display(self.path)  # the file being read, for messages
         self._seen_ids: set[str] = set()
-        self._bad_example: dict[str, str] = {}
+        self._bad_example: dict[str, str] = {}  # per date field, a value that is no date
+        self._other_decimal: dict[str, str] = {}  # per number field, one read as "12,50"
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
         self._text_columns: set[str] = set()  # columns a typed read failed on: read as text
@@ -314,6 +316,8 @@ class SourceReader:
             self._all_counts.setdefault(name, Counter()).update(counts)
         for name, example in other._bad_example.items():
             self._bad_example.setdefault(name, example)
+        for name, example in other._other_decimal.items():
+            self._other_decimal.setdefault(name, example)
         self._skipped_rows += other._skipped_rows
 
     def finish(self) -> None:
@@ -720,7 +724,7 @@ class SourceReader:
         self._note(name, "not a number", missing & ~blank)
         if kind.type != "score":
             self._note(name, "valid", ~missing)
-            self._keep_example(name, column, missing & ~blank)
+            self._count_other_decimal(name, column, missing & ~blank)
             return numbers
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
         on_scale = values >= low  # NaN compares False: missing values are never on the scale
@@ -739,14 +743,23 @@ class SourceReader:
         self._note(name, "valid", when.notna())
         if name == self.time_field:
             self._time_blank = blank
-        self._keep_example(name, column, bad)
-        return when
-
-    def _keep_example(self, name: str, column: pa.Array, bad: np.ndarray) -> None:
-        """The field's first value that could not be read, quoted when the field is refused."""
         if bad.any() and name not in self._bad_example:
             first = int(bad.nonzero()[0][0])
             self._bad_example[name] = str(coerce.as_text(column)[first].as_py())
+        return when
+
+    def _count_other_decimal(self, name: str, column: pa.Array, bad: np.ndarray) -> None:
+        """Of the values that are not numbers, count those that are with the other decimal
+        separator (for `_check_numbers`; not a reason the report shows), keeping the first."""
+        if not bad.any():
+            return
+        import pyarrow as pa
+
+        text = coerce.as_text(column).filter(pa.array(bad)).to_pandas()
+        other = coerce.other_decimal(text, self.spec.decimal).to_numpy()
+        if other.any():
+            self._all_counts.setdefault(name, Counter())[OTHER_DECIMAL] += int(other.sum())
+            self._other_decimal.setdefault(name, str(text[other].iloc[0]))
 
     def _check_dates(self) -> None:
         """A date column whose values mostly fail to parse has the wrong format: refuse it."""
@@ -763,27 +776,21 @@ class SourceReader:
                 )
 
     def _check_numbers(self) -> None:
-        """A number column whose values are mostly not numbers is mapped or read wrongly (a
-        decimal comma read with decimal "."): refuse it rather than report on the few left."""
-        for name, example in self._bad_example.items():
+        """A number column whose values are mostly numbers with the other decimal separator
+        ("12,50" read with decimal ".") is read with the wrong one: refuse it rather than
+        report on the few values that happen to read (a whole amount like "1.200" reads 1.2)."""
+        for name, example in self._other_decimal.items():
             counts = self._all_counts[name]
-            bad, good = counts.get("not a number", 0), counts.get("valid", 0)
-            if bad <= good:
+            other, good = counts[OTHER_DECIMAL], counts.get("valid", 0)
+            if other <= good:
                 continue
             decimal = self.spec.decimal
-            if coerce.other_decimal(example, decimal):
-                other = "," if decimal == "." else "."
-                hint = (
-                    f'the values use {other!r} as the decimal separator: set decimal: "{other}" '
-                    f"under sources.{self.name}"
-                )
-            else:
-                hint = "map the column to the right field, or clean the export's numbers"
+            fix = "," if decimal == "." else "."
             raise InputError(
-                f"{self._file}: column {self.spec.columns[name]!r} ({name}): {bad} of "
-                f"{bad + good} values are not numbers with decimal {decimal!r} "
-                f"(e.g. {example!r})",
-                hint=hint,
+                f"{self._file}: column {self.spec.columns[name]!r} ({name}): {other} of "
+                f"{good + counts.get('not a number', 0)} values are numbers only with decimal "
+                f"{fix!r} (e.g. {example!r}), but the source reads decimal {decimal!r}",
+                hint=f'set decimal: "{fix}" under sources.{self.name}',
             )
 
     def _check_scales(self) -> None:

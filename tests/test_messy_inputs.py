@@ -396,16 +396,69 @@ def test_european_money_decimal_comma_in_a_cp1252_semicolon_file() -> None:
 def test_european_money_read_with_a_decimal_point_is_refused_not_misread() -> None:
     # The same file without decimal: ",". Before, "12,00 EUR" read as 1200 and "1.234,50 €" as
     # 1.2345 (revenue 1155.2345, AOV 385.08): a silently wrong figure. No value groups its
-    # digits as a thousands comma must, so all 3 are not numbers, and the column is refused.
+    # digits as a thousands comma must, so all 3 are not numbers; all 3 are numbers with
+    # decimal ",", more than the 0 that read, so the column is refused.
     columns = {"order_id": "Bestellnummer", "ordered_at": "Datum", "amount": "Betrag"}
     with pytest.raises(InputError) as caught:
         report("orders_eur.csv", "orders", columns, ["aov"])
-    assert "'Betrag' (amount): 3 of 3 values are not numbers with decimal '.'" in str(caught.value)
-    assert "e.g. '1.234,50 €'" in str(caught.value)
-    assert (
-        caught.value.hint
-        == "the values use ',' as the decimal separator: set decimal: \",\" under sources.s"
+    assert str(caught.value).endswith(
+        "column 'Betrag' (amount): 3 of 3 values are numbers only with decimal ',' "
+        "(e.g. '1.234,50 €'), but the source reads decimal '.'"
     )
+    assert caught.value.hint == 'set decimal: "," under sources.s'
+
+
+def orders_file(folder: Path, name: str, totals: Sequence[str]) -> Path:
+    """An orders CSV with one order per total (ids <file stem>1.., a day each in January)."""
+    path = folder / name
+    rows = [f'{path.stem}{i},2024-01-{i:02d},"{total}"' for i, total in enumerate(totals, 1)]
+    path.write_text("id,when,total\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def aov_of(path: Path | list[str], **spec: Any) -> Report:
+    columns = {"order_id": "id", "ordered_at": "when", "amount": "total"}
+    where = str(path) if isinstance(path, Path) else path
+    source = {"kind": "orders", "path": where, "columns": columns, **spec}
+    return run(parse_config({"version": 1, "sources": {"s": source}, "kpis": ["aov"]}))
+
+
+@pytest.mark.parametrize(
+    ("totals", "decimal", "fix", "example"),
+    [
+        (["1234,50", "12,50", "(7,00)"], ".", ",", "1234,50"),  # no thousands at all
+        (["n/a?", "1234,50", "12,50"], ".", ",", "1234,50"),  # a stray text value first
+        (["1234.50", "12.50", "EUR 7.00"], ",", ".", "1234.50"),  # the other way round
+    ],
+)
+def test_a_column_of_numbers_with_the_other_decimal_separator_is_refused(
+    tmp_path: Path, totals: list[str], decimal: str, fix: str, example: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        aov_of(orders_file(tmp_path, "o.csv", totals), decimal=decimal)
+    assert f"values are numbers only with decimal '{fix}' (e.g. '{example}')" in str(caught.value)
+    assert caught.value.hint == f'set decimal: "{fix}" under sources.s'
+
+
+def test_the_decimal_check_adds_up_every_file(tmp_path: Path) -> None:
+    # File 1: 10.00 and 20.00 read, "—" is not a number. File 2: three decimal-comma totals.
+    # 3 values are numbers only with decimal "," against 2 that read: refused.
+    first = orders_file(tmp_path, "a.csv", ["10.00", "20.00", "—"])
+    second = orders_file(tmp_path, "b.csv", ["1,50", "2,50", "3,50"])
+    with pytest.raises(InputError, match=r"3 of 6 values are numbers only with decimal ','"):
+        aov_of([str(first), str(second)])
+    # With one file more of good totals (2 + 3 = 5 read), the 3 are left out and counted.
+    third = orders_file(tmp_path, "c.csv", ["30.00", "40.00", "50.00"])
+    result = aov_of([str(first), str(second), str(third)])
+    assert values(result, "aov") == approx({None: (30.0, 5)})  # (10+20+30+40+50) / 5
+    assert summary(result).fields["amount"] == {"valid": 5, "not a number": 4}
+
+
+def test_placeholders_that_are_no_numbers_are_counted_not_refused(tmp_path: Path) -> None:
+    # Mostly "—" (no decimal separator issue): AOV over the one total that reads, as before.
+    result = aov_of(orders_file(tmp_path, "o.csv", ["—", "—", "n.a.", "12.50"]))
+    assert values(result, "aov") == approx({None: (12.5, 1)})
+    assert summary(result).fields["amount"] == {"valid": 1, "not a number": 3}
 
 
 def test_a_decimal_comma_among_decimal_points_is_left_out_and_counted(tmp_path: Path) -> None:
@@ -446,6 +499,7 @@ def test_a_decimal_comma_among_decimal_points_is_left_out_and_counted(tmp_path: 
             [1234.5, None, -46.5, 1234567.8, 12.0],
         ),
         (["1 234,5", "12 5", "1 234 567"], ",", " ", "number", [1234.5, None, 1234567.0]),
+        (["1,234e3", "1,234.5E-1", "12,3e3"], ".", ",", "number", [1234000.0, 123.45, None]),
     ],
 )
 def test_thousands_separators_must_group_digits(
