@@ -466,3 +466,17 @@ def test_reading_a_closed_stdin_is_an_error_line() -> None:
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.startswith("error: -: stdin is closed (source 'surveys')"), done.stderr
+
+
+def test_the_table_fits_an_80_column_terminal_without_cutting_cells() -> None:
+    """Below 100 columns the tables drop their boxes: NPS by quarter and channel, with its
+    targets and changes, fits 80 columns and no KPI cell is cut ("~ inconclusive", not
+    "inconclusi…"); at 110 the boxed look stays."""
+    from cx_cli import load_config, render, run
+
+    report = run(load_config(ROOT / "config.example.yaml"), period="quarter", by=("channel",))
+    narrow = render(report, "table", width=80)
+    kpi_tables = narrow.split("Data quality")[0]
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "~ inconclusive" in kpi_tables and "…" not in kpi_tables
+    assert "┃" not in narrow and "┃" in render(report, "table", width=110)

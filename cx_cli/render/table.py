@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
 MOOD_STYLE = {"good": "green", "bad": "red", "flat": ""}
 STATUS_STYLE = {"met": "green", "missed": "bold red", "inconclusive": "yellow"}
+# Below this many columns tables drop their boxes and share padding between columns, so a
+# KPI table with targets and changes fits 80 columns without wrapping its cells.
+BOXED_WIDTH = 100
 
 
 def render_table(report: Report, *, color: bool = False, width: int | None = None) -> str:
@@ -28,11 +32,12 @@ def render_table(report: Report, *, color: bool = False, width: int | None = Non
         highlight=False,
         emoji=False,
     )
+    fit = _compact if console.width < BOXED_WIDTH else lambda table: table
     for definition in report.definitions:
         rows = [r for r in report.results if r.label == definition.label]
-        console.print(kpi_table(definition, rows, report))
+        console.print(fit(kpi_table(definition, rows, report)))
         console.print()
-    console.print(quality_table(report))
+    console.print(fit(quality_table(report)))
     notes = []
     if any(r.low_sample for r in report.results):
         notes.append(f"† n below min_n {report.settings.get('min_n')}")
@@ -104,4 +109,10 @@ def quality_table(report: Report) -> Table:
             humanise.dropped(item),
             humanise.left_out(item) or "none",
         )
+    return table
+
+
+def _compact(table: Table) -> Table:
+    """The table without its box lines and doubled padding (for a narrow terminal)."""
+    table.box, table.pad_edge, table.collapse_padding = box.SIMPLE_HEAD, False, True
     return table
