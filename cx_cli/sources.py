@@ -684,11 +684,24 @@ class SourceReader:
             keep = self._drop(keep, when < end, "after --until")
         return keep
 
-    def _first_seen(self, ids: pd.Series, keep: np.ndarray) -> pd.Series:
+    def _first_seen(self, ids: pd.Series, keep: np.ndarray) -> np.ndarray:
+        """Rows whose id no earlier kept row had (in this batch or before); blank ids pass.
+
+        Ids seen before are looked up one by one in the set of seen ids: `isin` would copy
+        the whole set for every batch, which made a source's read quadratic in its rows."""
+        import numpy as np
+        import pandas as pd
+
         candidates = ids.where(keep)
-        repeat = (candidates.duplicated() & candidates.notna()) | candidates.isin(self._seen_ids)
-        self._seen_ids.update(candidates.dropna().tolist())
-        return ~repeat
+        named = np.flatnonzero(candidates.notna().to_numpy())
+        values = candidates.to_numpy(dtype=object)[named]
+        seen = self._seen_ids
+        earlier = np.zeros(len(candidates), dtype=bool)
+        earlier[named] = [value in seen for value in values]
+        seen.update(values)
+        again = np.zeros(len(candidates), dtype=bool)
+        again[named] = pd.Series(values).duplicated().to_numpy()
+        return ~(earlier | again)
 
     def _coerce(self, name: str, column: pa.Array) -> pd.Series:
         kind = SOURCE_KINDS[self.spec.kind][name]
