@@ -11,15 +11,18 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from cx_cli import __version__
 from cx_cli.errors import CxError, UsageError
+
+if TYPE_CHECKING:
+    from cx_cli.report import InputSummary
 
 DEFAULT_CONFIG = Path("cxkpi.yaml")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -155,6 +158,11 @@ def _inputs(pairs: list[str] | None) -> dict[str, str]:
     return found
 
 
+def _files_read(inputs: Iterable[InputSummary]) -> list[str]:
+    """Every file the sources were read from (what `-o` may not overwrite)."""
+    return [str(f["path"]) for item in inputs for f in item.files]
+
+
 def _config_path(config: Path | None) -> Path:
     if config is not None:
         return config
@@ -277,7 +285,7 @@ def report(
         if fmt is Format.table
         else render(result, fmt.value)
     )
-    write_output(text, output)
+    write_output(text, output, read=[result.config_path, *_files_read(result.inputs)])
     if not quiet:
         for warning in result.warnings:
             _stderr(f"warning: {warning}", "yellow")
@@ -367,6 +375,7 @@ def cohort(
             width=shutil.get_terminal_size().columns if to_terminal else None,
         ),
         output,
+        read=[str(_config_path(config)), *_files_read(cohorts.inputs)],
     )
 
 
@@ -438,7 +447,7 @@ def init(
         if output == "-"
         else Path(os.path.relpath(file.resolve(), Path(output).resolve().parent))
     )
-    write_output(draft_config(file, config_path=where), output)
+    write_output(draft_config(file, config_path=where), output, read=[str(file)])
     if output != "-":
         _stderr(f"wrote {output}: check the guesses, then run: cxkpi report -c {output}")
 

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from cx_cli.errors import InputError
 
 
-def write_output(text: str, output: str) -> None:
-    """Write `text` to stdout (`-`) or replace `output` atomically; never leave it half-written."""
+def write_output(text: str, output: str, read: Sequence[str | None] = ()) -> None:
+    """Write `text` to stdout (`-`) or replace `output` atomically; never leave it half-written.
+
+    `read` names the files the run read (its config, its exports): `-o` onto one of them is
+    refused, as inputs are never modified. A replaced file keeps its permissions; a new one
+    gets those the umask allows (not the temp file's owner-only mode)."""
     if output == "-":
         write_stdout(text)
         return
     target = Path(output)
+    _refuse_inputs(target, read)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(
@@ -36,6 +43,7 @@ def write_output(text: str, output: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write {output}: {exc.strerror}") from None
     try:
+        os.chmod(temp, _mode_for(target))
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
@@ -51,6 +59,30 @@ def write_output(text: str, output: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _refuse_inputs(target: Path, read: Sequence[str | None]) -> None:
+    """An InputError when `target` is one of the files read (the config, an export)."""
+    for path in read:
+        if path and path != "-" and os.path.exists(path) and target.exists():
+            with contextlib.suppress(OSError):
+                if os.path.samefile(target, path):
+                    raise InputError(
+                        f"cannot write {target}: it is a file this run read ({path}); "
+                        "inputs are never overwritten",
+                        hint="choose another -o path",
+                    )
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions a written file gets: the replaced file's, or 0o666 less the umask (as
+    `open` would give a new file); `mkstemp` alone makes every report owner-only."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0o022)  # the only way to read the umask is to set it
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def write_stdout(text: str) -> None:

@@ -169,6 +169,42 @@ def test_failed_render_leaves_the_existing_report_intact(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json")] == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_written_report_gets_normal_permissions_and_a_replaced_one_keeps_its_own(
+    config: Path, tmp_path: Path
+) -> None:
+    """The temp file behind the atomic replace is owner-only (0600); the report was too, so a
+    dashboard running as another user lost a nightly report after its first run."""
+    fresh, kept = tmp_path / "new.json", tmp_path / "old.json"
+    kept.write_text("old report")
+    kept.chmod(0o640)
+    mask = os.umask(0o022)
+    try:
+        for target in (fresh, kept):
+            args = ["report", "-c", str(config), "-f", "json", "-o", str(target)]
+            assert runner.invoke(app, args).exit_code == 0
+    finally:
+        os.umask(mask)
+    assert (fresh.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o644, 0o640)
+
+
+def test_output_onto_an_input_or_the_config_is_refused(
+    config: Path, tiny_survey: Path, tmp_path: Path
+) -> None:
+    """-o onto the export read (directly or through a link) or onto the config exits 1 and
+    leaves it as it was: inputs are never modified."""
+    link = tmp_path / "link.csv"
+    link.symlink_to(tiny_survey)
+    export, settings = tiny_survey.read_bytes(), config.read_bytes()
+    for target in (tiny_survey, link, config):
+        args = ["report", "-c", str(config), "-f", "csv", "-o", str(target)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert "it is a file this run read" in result.stderr
+        assert "hint: choose another -o path" in result.stderr
+    assert (tiny_survey.read_bytes(), config.read_bytes()) == (export, settings)
+
+
 def test_output_through_a_symlink_replaces_the_file_and_keeps_the_link(
     config: Path, tmp_path: Path
 ) -> None:
