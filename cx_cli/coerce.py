@@ -143,8 +143,16 @@ def numbers_from_text(
         first = stripped.str.extract(LEADING_NUMBER, expand=False)
         numeric = numeric.fillna(pd.to_numeric(first, errors="coerce"))
     if mapping:
-        numeric = stripped.map(mapping).astype("float64").fillna(numeric)
+        answers = {answer_key(text): value for text, value in mapping.items()}
+        keys = stripped.str.split().str.join(" ").str.casefold()
+        numeric = keys.map(answers).astype("float64").fillna(numeric)
     return numeric.astype("float64").where(~blank), blank
+
+
+def answer_key(text: str) -> str:
+    """How a text answer is matched against `values:`: case and runs of spaces do not count
+    ("very  satisfied" is "Very satisfied"), since exports differ in both."""
+    return " ".join(text.split()).casefold()
 
 
 def to_numbers(

@@ -128,6 +128,8 @@ class SourceSpec(_Strict):
                 raise ValueError(
                     f"segment name '{name}' is reserved for a report column; choose another name"
                 )
+        for name, answers in self.values.items():
+            _check_answers(name, answers)
         for low, high in self.scales.values():
             if low >= high:
                 raise ValueError(f"scale [{low}, {high}] must go from low to high")
@@ -245,6 +247,21 @@ class Config:
         if path == "-" or "://" in path or self.path is None or Path(path).is_absolute():
             return path
         return str((self.path.parent / path).resolve())
+
+
+def _check_answers(name: str, answers: dict[str, float]) -> None:
+    """Two `values:` answers that match the same text (they differ only in case or spaces)
+    must map to the same number."""
+    from cx_cli.coerce import answer_key
+
+    seen: dict[str, tuple[str, float]] = {}
+    for text, value in answers.items():
+        first = seen.setdefault(answer_key(text), (text, value))
+        if first[1] != value:
+            raise ValueError(
+                f"values: {name}: {first[0]!r} and {text!r} are the same answer (case and "
+                f"spaces do not count) but map to {first[1]:g} and {value:g}"
+            )
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

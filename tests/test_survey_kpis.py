@@ -235,6 +235,35 @@ def test_text_answers_map_to_numbers_through_values(tmp_path: Path) -> None:
     assert (row.value, row.n) == (pytest.approx(200 / 3), 3)
 
 
+def test_text_answers_match_values_whatever_their_case_and_spaces(tmp_path: Path) -> None:
+    # "very satisfied" and " VERY  satisfied " are "Very satisfied" (5); "dissatisfied" is 2;
+    # "Satisfied" is not in values (and no number): left out. Top-2-box: 2 of 3 = 66.7 %.
+    # Before, only the exact spelling matched: 0 of 1.
+    from tests.conftest import write_csv
+
+    rows = [
+        (1, "2024-01-01", "a", "x", None, "very satisfied", None),
+        (2, "2024-01-01", "b", "x", None, " VERY  satisfied ", None),
+        (3, "2024-01-01", "c", "x", None, "dissatisfied", None),
+        (4, "2024-01-01", "d", "x", None, "Satisfied", None),
+    ]
+    document = survey_config(write_csv(tmp_path / "s.csv", rows), ["csat"])
+    document["sources"]["surveys"]["values"] = {"csat": {"Very satisfied": 5, "Dissatisfied": 2}}
+    report = run(parse_config(document))
+    row = _overall(report.results, "csat")
+    assert (row.value, row.n) == (pytest.approx(200 / 3), 3)
+    assert report.inputs[0].fields["csat"] == {"valid": 3, "not a number": 1}
+
+
+def test_values_that_differ_only_in_case_must_agree(tmp_path: Path) -> None:
+    from cx_cli.errors import ConfigError
+
+    document = survey_config(tmp_path / "s.csv", ["csat"])
+    document["sources"]["surveys"]["values"] = {"csat": {"Agree": 4, "agree ": 5}}
+    with pytest.raises(ConfigError, match="'Agree' and 'agree ' are the same answer"):
+        parse_config(document)
+
+
 def test_filters_and_dedupe_drop_rows_with_reasons(tiny_survey: Path) -> None:
     document = survey_config(tiny_survey, ["nps"])
     source = document["sources"]["surveys"]
