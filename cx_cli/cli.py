@@ -433,11 +433,12 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Draft a config from a CSV's header and values (guesses are marked in comments).
+    """Draft a config for a survey export from its header and values (guesses are marked in
+    comments). For other exports, start from a source in config.example.yaml.
 
     Example: cxkpi init exports/responses.csv -o cxkpi.yaml
     """
-    from cx_cli.draft import draft_config
+    from cx_cli.draft import drafted
     from cx_cli.output import write_output
 
     if output != "-" and Path(output).exists() and not force:
@@ -447,9 +448,12 @@ def init(
         if output == "-"
         else Path(os.path.relpath(file.resolve(), Path(output).resolve().parent))
     )
-    write_output(draft_config(file, config_path=where), output, read=[str(file)])
+    text, warning = drafted(file, config_path=where)
+    write_output(text, output, read=[str(file)])
+    if warning:
+        _stderr(f"warning: {warning}", "yellow")
     if output != "-":
-        _stderr(f"wrote {output}: check the guesses, then run: cxkpi report -c {output}")
+        _stderr(f"wrote {output}: check the guesses, then run: cxkpi validate -c {output}")
 
 
 def main() -> None:

@@ -168,12 +168,34 @@ def draft_config(
     `config_path` is the path to write into the config (e.g. relative to where it is saved);
     by default the CSV's path as given.
     """
+    return drafted(path, sample_rows=sample_rows, config_path=config_path)[0]
+
+
+def drafted(
+    path: Path, *, sample_rows: int = 2000, config_path: Path | str | None = None
+) -> tuple[str, str | None]:
+    """`draft_config`'s text, and a warning when no column header names a survey score (an
+    orders or tickets export, say: init drafts survey exports only), else None."""
     if sample_rows < 1:
         raise ValueError("sample_rows must be at least 1")
     path = Path(path)
     frame, draft = _read(path, sample_rows)
     _guess(draft, _profiles(frame, draft))
-    return _render(draft, str(config_path if config_path is not None else path))
+    warning = None if _names_a_score(draft) else NOT_A_SURVEY
+    text = _render(draft, str(config_path if config_path is not None else path), warning)
+    return text, warning
+
+
+NOT_A_SURVEY = (
+    "no column header names an NPS, CSAT or CES question: cxkpi init drafts configs for "
+    "survey exports only. For orders, tickets, subscriptions, spend or web exports, start from "
+    "the matching source in config.example.yaml (see the README's configuration section)"
+)
+
+
+def _names_a_score(draft: Draft) -> bool:
+    """Whether a placed score column's header says which score it holds."""
+    return any(_said_score(p) for name, p in draft.columns.items() if name in SCORE_FIELDS)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -605,15 +627,16 @@ def _comment(indent: int, text: str, lead: str = "# ") -> list[str]:
     return [pad + lead + lines[0], *(pad + "#   " + line for line in lines[1:])]
 
 
-def _render(draft: Draft, path: str) -> str:
+def _render(draft: Draft, path: str, warning: str | None = None) -> str:
     check = (
         '# Check the lines marked "# guess:", then run: cxkpi validate'
-        if any(draft.guesses.values())
+        if any(draft.guesses.values()) or warning
         else "# No guesses were needed; check the mapping, then run: cxkpi validate"
     )
     lines = [
         f"# Drafted by cxkpi init from {_printable(draft.name)} (judged on its first "
         f"{draft.rows:,} rows).",
+        *(_comment(0, f"WARNING: {warning}.") if warning else []),
         check,
         "version: 1",
         "sources:",

@@ -223,3 +223,25 @@ def test_importing_the_module_does_not_import_pandas():
     code = "import sys, cx_cli.draft; assert 'pandas' not in sys.modules"
     env = {**os.environ, "PYTHONPATH": str(SAMPLE.parent.parent)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.parametrize("export", ["orders.csv", "tickets.csv"])
+def test_an_export_that_is_no_survey_gets_a_warning_not_a_quiet_draft(export, tmp_path):
+    """The sample orders export has a column of 1-5 line numbers, which would pass for CSAT;
+    no header names a score, so the draft and stderr say init drafts survey exports only
+    (the draft said nothing of it, and a report then showed "CSAT 13.8 %" for orders)."""
+    from typer.testing import CliRunner
+
+    from cx_cli.cli import app
+
+    path = SAMPLE.parent / export
+    target = tmp_path / "cxkpi.yaml"
+    result = CliRunner().invoke(app, ["init", str(path), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "warning: no column header names an NPS, CSAT or CES question" in result.stderr
+    assert "then run: cxkpi validate -c" in result.stderr
+    text = target.read_text()
+    assert text.splitlines()[1].startswith("# WARNING: no column header names an NPS, CSAT")
+    assert "No guesses were needed" not in text
+    survey = CliRunner().invoke(app, ["init", str(SAMPLE), "-o", "-"])
+    assert "WARNING" not in survey.stdout and "warning" not in survey.stderr
