@@ -141,7 +141,8 @@ def open_raw(path: str, source: str) -> IO[bytes]:
     except FileNotFoundError:
         raise InputError(
             f"{path}: file not found ({where})",
-            hint="check the path; a relative path is relative to the config file, "
+            hint="check the path (one in the config is relative to the config's folder, one "
+            "given with --input to the current folder), "
             f"or pass --input {source}=PATH",
         ) from None
     except IsADirectoryError:

@@ -516,3 +516,26 @@ def test_the_table_fits_an_80_column_terminal_without_cutting_cells() -> None:
     assert max(len(line) for line in narrow.splitlines()) <= 80
     assert "~ inconclusive" in kpi_tables and "…" not in kpi_tables
     assert "┃" not in narrow and "┃" in render(report, "table", width=110)
+
+
+@pytest.mark.parametrize(
+    ("change", "unit", "shown"),
+    [
+        (0.004, "%", ("= 0.0 pp", "flat")),  # rounds to nothing: no direction to show
+        (-0.06, "%", ("▼ 0.1 pp", "bad")),
+        (2.0, "points", ("▲ 2", "good")),
+        (0.0, "points", ("= 0", "flat")),
+    ],
+)
+def test_a_change_too_small_to_show_gets_no_arrow(
+    change: float, unit: str, shown: tuple[str, str]
+) -> None:
+    from cx_cli.render.humanise import change as humanised
+    from cx_cli.report import Result
+
+    row = Result(
+        *("nps", "surveys", "2025-02", {}, 30.0, unit, 100, None, None, None, 0.95, {}, ""),
+        low_sample=False,
+        change=change,
+    )
+    assert humanised(row, True) == shown

@@ -54,11 +54,10 @@ def change(row: Result, higher_is_better: bool) -> tuple[str, str]:
     step = number(abs(row.change), row.unit).lstrip("+").rstrip("%")
     if row.unit == "%":
         step += " pp"
-    arrow = "▲" if row.change > 0 else "▼" if row.change < 0 else "="
+    shown = any(digit in "123456789" for digit in step)  # 0.0 pp: too small to show a way
+    arrow = "=" if not shown else "▲" if row.change > 0 else "▼"
     significant = row.p_value is not None and row.p_value < 0.05
-    mood = (
-        "flat" if row.change == 0 else ("good" if (row.change > 0) == higher_is_better else "bad")
-    )
+    mood = "flat" if not shown else ("good" if (row.change > 0) == higher_is_better else "bad")
     return f"{arrow} {step}{'*' if significant else ''}", mood
 
 
