@@ -168,7 +168,7 @@ def run(config: Config, **overrides: Any) -> Report:
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         config_path=str(config.path) if config.path else None,
         config_sha256=config.sha256,
-        warnings=tuple(_warnings(inputs)),
+        warnings=(*_warnings(inputs), *_negative_durations(results)),
     )
 
 
@@ -617,6 +617,18 @@ def input_summary(reader: SourceReader) -> InputSummary:
         header_rows=q.header_rows,
         files=tuple(q.files),
     )
+
+
+def _negative_durations(results: Iterable[Result]) -> Iterable[str]:
+    """A duration that ends before it starts is a data error the KPI left out: said once per
+    KPI (its overall row counts them all), not only in the JSON detail."""
+    for row in results:
+        count = row.detail.get("negative_durations") or 0
+        if row.period is None and not row.segment and count:
+            yield (
+                f"{row.source}: {row.label}: {count} negative duration{'s' * (count != 1)} "
+                "(an end before its start), left out"
+            )
 
 
 def _warnings(inputs: Iterable[InputSummary]) -> Iterable[str]:

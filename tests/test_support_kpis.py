@@ -380,6 +380,15 @@ def test_aht_mean_median_p90_and_data_errors(tiny: Path) -> None:
     assert (detail["without_handle_time"], detail["negative_durations"]) == (2, 1)
 
 
+def test_negative_durations_are_a_warning_once_per_kpi(tiny: Path) -> None:
+    # T9's handle time is -50 s: AHT leaves it out (detail.negative_durations 1) and the
+    # report warns once, from the overall row, whatever the periods.
+    entry = {"kpi": "aht", "handle_time": ["handle_seconds"]}
+    report = run(parse_config(document(tiny, [entry])), period="month")
+    warned = [w for w in report.warnings if "negative duration" in w]
+    assert warned == ["tickets: aht: 1 negative duration (an end before its start), left out"]
+
+
 def test_aht_from_talk_hold_and_wrap(tiny: Path) -> None:
     parts = ["talk_seconds", "hold_seconds", "wrap_seconds"]
     row = overall(tiny, {"kpi": "aht", "handle_time": parts})
