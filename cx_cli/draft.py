@@ -25,7 +25,7 @@ from cx_cli.coerce import BLANK_TOKENS
 from cx_cli.config import RESERVED_SEGMENT_NAMES
 from cx_cli.errors import InputError
 from cx_cli.fields import SOURCE_KINDS
-from cx_cli.sources import DELIMITERS, sniff_delimiter
+from cx_cli.sources import DELIMITERS, EXCEL_SEPARATOR, sniff_delimiter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,12 +243,16 @@ def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     text = head.decode(codec, errors="replace").lstrip("\ufeff")
     if len(head) == HEAD_BYTES and "\n" in text:
         text = text[: text.rindex("\n")]
-    delimiter = sniff_delimiter(text)
+    excel = EXCEL_SEPARATOR.match(text.replace("\r\n", "\n"))  # "sep=;" above the header
+    if excel:
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    delimiter = excel.group(1) if excel else sniff_delimiter(text)
+    above = int(excel is not None)
     try:
-        frame = _read_frame(path, codec, delimiter, sample_rows + 3)
+        frame = _read_frame(path, codec, delimiter, sample_rows + 3, above)
     except UnicodeDecodeError:
         codec = declared = "cp1252"
-        frame = _read_frame(path, codec, delimiter, sample_rows + 3)
+        frame = _read_frame(path, codec, delimiter, sample_rows + 3, above)
     first_line = text.splitlines()[0] if text else ""
     draft = Draft(path.name, 0, encoding=declared)
     others = [d for d in DELIMITERS if d != ","]
@@ -265,7 +269,7 @@ def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     return frame.iloc[: 1 + skip + sample_rows], draft
 
 
-def _read_frame(path: Path, codec: str, delimiter: str, rows: int) -> pd.DataFrame:
+def _read_frame(path: Path, codec: str, delimiter: str, rows: int, skip: int) -> pd.DataFrame:
     import pandas as pd
 
     try:
@@ -273,6 +277,7 @@ def _read_frame(path: Path, codec: str, delimiter: str, rows: int) -> pd.DataFra
             path,
             sep=delimiter,
             header=None,
+            skiprows=skip,
             dtype=str,
             nrows=rows,
             keep_default_na=False,

@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import io
 import itertools
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,6 +48,7 @@ MAX_PREFETCH_FRAMES = 64
 GIL_SWITCH_SECONDS = 0.0002
 SEGMENT_PREFIX = "seg:"
 OTHER_DECIMAL = "number with the other decimal separator"  # an internal count, not a reason
+EXCEL_SEPARATOR = re.compile(r"sep=(.)\n")
 IN_WINDOW = "_in_window"
 NUMBER_TYPES = frozenset({"score", "number", "money", "duration", "count"})
 T = TypeVar("T")
@@ -177,6 +179,7 @@ class SourceReader:
         self._file = files.display(self.path)  # the file being read, for messages
         self._seen_ids: set[str] = set()
         self._bad_example: dict[str, str] = {}  # per date field, a value that is no date
+        self._separator_line = False  # the file starts with Excel's "sep=X" line
         self._other_decimal: dict[str, str] = {}  # per number field, one read as "12,50"
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
@@ -232,7 +235,10 @@ class SourceReader:
         ).name.startswith("utf-16"):
             encoding = self.quality.encoding = "utf-16"  # the BOM says which byte order
         text = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-        delimiter = self.spec.delimiter or sniff_delimiter(text)
+        excel = EXCEL_SEPARATOR.match(text)  # Excel's "sep=;" line above the header
+        self._separator_line = excel is not None
+        text = text[excel.end() :] if excel else text
+        delimiter = self.spec.delimiter or (excel.group(1) if excel else sniff_delimiter(text))
         self.quality.delimiter = delimiter
         self.quality.header_rows = self._header_rows()
         try:
@@ -390,6 +396,7 @@ class SourceReader:
         types = self._arrow_types(path)
         read = pacsv.ReadOptions(
             block_size=block,
+            skip_rows=int(self._separator_line),
             skip_rows_after_names=self._header_rows() - 1,
             encoding=self.quality.encoding,
         )

@@ -245,3 +245,11 @@ def test_an_export_that_is_no_survey_gets_a_warning_not_a_quiet_draft(export, tm
     assert "No guesses were needed" not in text
     survey = CliRunner().invoke(app, ["init", str(SAMPLE), "-o", "-"])
     assert "WARNING" not in survey.stdout and "warning" not in survey.stderr
+
+
+def test_excels_separator_line_is_skipped_and_names_the_delimiter(tmp_path):
+    text = "sep=;\r\nWhen;Likely to recommend\r\n2024-01-05;10\r\n2024-01-06;3\r\n2024-01-07;8\r\n"
+    path = write(tmp_path, text)
+    drafted = source(draft_config(path))
+    assert drafted["delimiter"] == ";"
+    assert drafted["columns"] == {"submitted_at": "When", "nps": "Likely to recommend"}

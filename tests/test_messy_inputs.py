@@ -1044,3 +1044,31 @@ def test_ids_are_trimmed_and_blank_ids_are_no_ids(cells: list[str | None]) -> No
 
     expected = [None if c is None or not c.strip() else c.strip() for c in cells]
     assert clean_ids(pa.array(cells, pa.string())).to_pylist() == expected
+
+
+@pytest.mark.parametrize("from_stdin", [False, True])
+def test_excels_separator_line_above_the_header_sets_the_delimiter(
+    tmp_path: Path, from_stdin: bool
+) -> None:
+    # Excel writes "sep=;" above the header of a CSV saved for another locale. NPS answers
+    # 10, 9, 3, 7 (and a blank): 2 promoters, 1 detractor of 4 = +25; the line is no row.
+    rows = ["When;NPS;Comment", "2024-01-05;10;gut", "2024-01-06;9;", "2024-01-07;3;langsam"]
+    rows += ["2024-01-08;7;ok", "2024-01-09;;"]
+    raw = ("sep=;\r\n" + "\r\n".join(rows) + "\r\n").encode()
+    path = tmp_path / "excel.csv"
+    path.write_bytes(raw)
+    source = {"kind": "responses", "path": "-" if from_stdin else str(path)}
+    source["columns"] = {"submitted_at": "When", "nps": "NPS"}
+    config = write_config_file(tmp_path, {"version": 1, "sources": {"s": source}, "kpis": ["nps"]})
+    result = runner.invoke(app, ["report", "-c", str(config), "-f", "json"], input=raw)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    (overall,) = [r for r in body["results"] if r["period"] is None]
+    assert (overall["value"], overall["n"]) == (pytest.approx(25.0), 4)
+    assert (body["inputs"][0]["delimiter"], body["inputs"][0]["rows_read"]) == (";", 5)
+
+
+def write_config_file(folder: Path, document: dict[str, Any]) -> Path:
+    path = folder / "cxkpi.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
