@@ -234,6 +234,7 @@ class SourceReader:
             encoding
         ).name.startswith("utf-16"):
             encoding = self.quality.encoding = "utf-16"  # the BOM says which byte order
+            self.quality.encoding_detected = False  # and that it is UTF-16: no guess to warn of
         text = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         excel = EXCEL_SEPARATOR.match(text)  # Excel's "sep=;" line above the header
         self._separator_line = excel is not None
