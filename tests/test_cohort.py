@@ -29,6 +29,7 @@ import csv
 import datetime as dt
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,11 @@ def test_table_marks_incomplete_cells_and_explains_them(orders_config: Any) -> N
     assert "0.0…" in text and "50.0…" in text
     assert "not a drop" in text
     assert "1 filter status not_in ['refunded']" in text
+    complete = cohort_matrix(orders_config)
+    complete = Cohorts(
+        **{**complete.__dict__, "cells": tuple(replace(c, complete=True) for c in complete.cells)}
+    )
+    assert "not a drop" not in render_cohorts(complete, "table")  # no incomplete cell: no legend
 
 
 # -- properties --------------------------------------------------------------------------------

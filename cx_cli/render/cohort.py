@@ -104,9 +104,9 @@ def cohorts_table(cohorts: Cohorts, *, color: bool = False, width: int | None = 
         emoji=False,
     )
     console.print(matrix_table(cohorts, offsets))
+    legend = f"{INCOMPLETE_MARK} {cohorts.period} not over by {cohorts.as_of}: the value so far, "
     notes = [
-        f"{INCOMPLETE_MARK} {cohorts.period} not over by {cohorts.as_of}: the value so far, "
-        "not a drop",
+        *([legend + "not a drop"] if any(not cell.complete for cell in cohorts.cells) else []),
         cohorts.definition,
         *(_accounting(cohorts)),
     ]
