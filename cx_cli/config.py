@@ -274,8 +274,10 @@ def _key_path(loc: Iterable[Any]) -> str:
 
 
 def _config_error(exc: ValidationError, where: str) -> ConfigError:
-    """The first validation problem, as one message naming the key path."""
-    first = exc.errors(include_url=False)[0]
+    """The first validation problem, as one message naming the key path. An unknown key comes
+    first: a misspelled key (`colums:`) is why a required one (`columns:`) is missing."""
+    errors = exc.errors(include_url=False)
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     path = _key_path(first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":

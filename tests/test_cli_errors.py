@@ -245,6 +245,15 @@ def test_unknown_top_level_key_is_named_with_a_suggestion(tmp_path: Path, data: 
     assert_fails_cleanly(report("-c", config), 2, "unknown key 'reprot'", "'report'")
 
 
+def test_a_misspelled_source_key_is_named_before_the_key_it_leaves_missing(
+    tmp_path: Path, data: Path
+) -> None:
+    # "colums:" makes "columns:" missing too; the misspelling is the problem to name.
+    config = write_config(tmp_path, data)
+    config.write_text(config.read_text().replace("columns:", "colums:"), encoding="utf-8")
+    assert_fails_cleanly(report("-c", config), 2, "unknown key 'colums'", "did you mean 'columns'")
+
+
 def test_unknown_kpi_with_a_close_name_suggests_it(tmp_path: Path, data: Path) -> None:
     config = write_config(tmp_path, data, kpis=["nps", "cast"])
     assert_fails_cleanly(report("-c", config), 2, "unknown KPI 'cast'", "did you mean 'csat'")
