@@ -94,6 +94,7 @@ def settle(config: Config, options: RunOptions) -> Settings:
             f"--period: unknown period '{period}'", hint=f"use one of: {', '.join(PERIODS)}, none"
         )
     by = tuple(options.by) if options.by is not None else tuple(report.by)
+    by = () if by == ("none",) else by  # --by none: no segments, whatever the config says
     since = options.since or report.since
     until = options.until or report.until
     if since and until and since > until:

@@ -218,7 +218,9 @@ def report(
     ] = None,
     by: Annotated[
         str | None,
-        typer.Option("--by", help="Segments to group by, comma-separated (e.g. channel,region)."),
+        typer.Option(
+            "--by", help="Segments to group by, comma-separated (e.g. channel,region), or none."
+        ),
     ] = None,
     period: Annotated[
         str | None, typer.Option("--period", help="day, week, month, quarter, year or none.")

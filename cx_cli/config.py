@@ -40,7 +40,8 @@ OPERATORS = (
     "not_null",
 )
 # Result fields a segment name may not shadow in the CSV report's columns.
-RESERVED_SEGMENT_NAMES = frozenset(RESULT_FIELDS) - {"segment", "detail"}
+# Report columns, and "none" (`--by none`, like `--period none`, groups by no segment).
+RESERVED_SEGMENT_NAMES = (frozenset(RESULT_FIELDS) - {"segment", "detail"}) | {"none"}
 
 
 class _Strict(BaseModel):
@@ -126,7 +127,8 @@ class SourceSpec(_Strict):
         for name in self.segments:
             if name in RESERVED_SEGMENT_NAMES:
                 raise ValueError(
-                    f"segment name '{name}' is reserved for a report column; choose another name"
+                    f"segment name '{name}' is reserved (a report column, or --by none); "
+                    "choose another"
                 )
         for name, answers in self.values.items():
             _check_answers(name, answers)

@@ -539,3 +539,15 @@ def test_a_change_too_small_to_show_gets_no_arrow(
         change=change,
     )
     assert humanised(row, True) == shown
+
+
+def test_by_none_groups_by_no_segment_whatever_the_config_says(
+    tmp_path: Path, tiny_survey: Path
+) -> None:
+    """Like --period none: the config's report.by is [channel], --by none leaves it out."""
+    config = write_config(tmp_path, survey_config(tiny_survey, ["nps"], by=["channel"]))
+    args = ["report", "-c", str(config), "-f", "json"]
+    grouped = json.loads(runner.invoke(app, args).stdout)["results"]
+    plain = json.loads(runner.invoke(app, [*args, "--by", "none"]).stdout)["results"]
+    assert any(r["segment"] for r in grouped)
+    assert [r["segment"] for r in plain] == [{}]
