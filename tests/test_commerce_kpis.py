@@ -697,3 +697,36 @@ def test_whole_rows_kpis_keep_only_the_columns_they_read(
     # Orders kept: O1 (a), O2 (a), O4 (b), O5 (c), O6 (none), O7 (a), O9 (b), O10 (e):
     # customers a b c e, repeaters a (3) and b (2): 2 / 4 = 50 %
     assert (overall.value, overall.n) == (pytest.approx(50.0), 4)
+
+
+@pytest.mark.parametrize(
+    ("amounts", "low", "high"),
+    [
+        # 10, 20, 600: mean 210, s^2 = (200^2 + 190^2 + 390^2) / 2 = 114100, t(0.975, 2) =
+        # 4.30265, half-width 4.30265 * 337.787 / sqrt(3) = 839.11 -> [-629.11, 1049.11]; no
+        # order is negative, so the lower end is clipped at 0.
+        (["10", "20", "600"], 0.0, 1049.11),
+        # A refund kept as an order (-30): not clipped (worked below).
+        (["-30", "20", "610"], None, None),
+    ],
+)
+def test_aov_interval_is_clipped_at_zero_only_without_negative_orders(
+    tmp_path: Path, amounts: list[str], low: float | None, high: float | None
+) -> None:
+    rows = [
+        (f"O{i}", 1, f"2024-01-0{i}", "a", 1, a, a, "paid", "web") for i, a in enumerate(amounts, 1)
+    ]
+    path = write_csv(tmp_path / "o.csv", rows, HEADER)
+    (row,) = [
+        r
+        for r in run(parse_config(orders_config(path, ["aov"]))).results
+        if r.kpi == "aov" and r.period is None and not r.segment
+    ]
+    if low is not None:
+        assert (row.ci_low, row.ci_high) == (0.0, pytest.approx(high, abs=0.01))
+        assert row.detail["negative_orders"] == 0
+    else:
+        # -30, 20, 610: mean 200, s^2 = (230^2 + 180^2 + 410^2) / 2 = 126700, half-width
+        # 4.30265 * 355.950 / sqrt(3) = 884.23 -> [-684.23, 1084.23], kept as it is.
+        assert (row.ci_low, row.ci_high) == pytest.approx((-684.23, 1084.23), abs=0.01)
+        assert row.detail["negative_orders"] == 1

@@ -8,7 +8,7 @@ counts are not sums of rows, so they build their own per-group rows in `prepare`
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from cx_cli.groups import distinct_per_group, group_numbers
@@ -91,7 +91,8 @@ class AovOptions(Options):
     "(order_total: first); amount may be quantity x unit_price. Refunded and cancelled orders "
     "are left out by the source's status filter. Orders without an amount are counted, not "
     "averaged.",
-    interval="Student t interval on the mean order value",
+    interval="Student t interval on the mean order value, its lower end clipped at 0 when no "
+    "order is negative (a mean of non-negative amounts is never below 0)",
 )
 class Aov(Kpi):
     """Mean revenue per order."""
@@ -109,10 +110,11 @@ class Aov(Kpi):
             "revenue_sq": filled * filled,
             "lines": lines,
             "no_amount": ~priced,
+            "negative": filled < 0,
         }
 
     def estimate(self, s: Sums, opts: AovOptions, confidence: float) -> Estimate:
-        return mean_estimate(
+        est = mean_estimate(
             s.orders,
             s.revenue,
             s.revenue_sq,
@@ -121,7 +123,11 @@ class Aov(Kpi):
             revenue=float(s.revenue),
             lines=int(s.lines),
             orders_without_amount=int(s.no_amount),
+            negative_orders=int(s.get("negative", 0.0)),
         )
+        if est.ci_low is None or s.get("negative", 0.0) or est.ci_low >= 0:
+            return est
+        return replace(est, ci_low=0.0)
 
 
 # -- repeat purchase rate ------------------------------------------------------------------------
