@@ -367,6 +367,25 @@ def test_clv_historical_is_mean_revenue_to_date_with_t_interval(orders_csv: Path
     assert feb.variant == "historical"
 
 
+@pytest.mark.parametrize(("refund", "clipped"), [(False, True), (True, False)])
+def test_clv_historical_interval_is_clipped_at_zero_only_without_negative_revenue(
+    tmp_path: Path, refund: bool, clipped: bool
+) -> None:
+    # Revenue to date A 10, B 20, C 600: mean 210, s^2 = 114100, t(0.975, 2) = 4.30265,
+    # half-width 839.11 -> [-629.11, 1049.11]; no customer below 0: the low end is 0.
+    # With a refund making B's revenue -20 (an order of -40): mean 196.67, not clipped.
+    rows = [("o1", "A", "2025-01-10", 10), ("o2", "B", "2025-01-11", 20)]
+    rows += [("o3", "C", "2025-01-12", 600)] + ([("o4", "B", "2025-01-13", -40)] if refund else [])
+    path = write_csv(tmp_path / "orders.csv", rows, ORDER_HEADER)
+    row = _rows(orders_config(path, [{"kpi": "clv", "method": "historical"}]))["clv", None]
+    if clipped:
+        assert (row.ci_low, row.ci_high) == (0.0, pytest.approx(1049.11, abs=0.01))
+    else:
+        interval = stats.mean_interval(3, 590, 10**2 + 20**2 + 600**2, 0.95)
+        assert (row.value, (row.ci_low, row.ci_high)) == (pytest.approx(590 / 3), interval)
+        assert row.ci_low < 0
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [

@@ -114,6 +114,14 @@ def mean_estimate(
     return Estimate(total / n, int(n), low, high, "t", detail, MeanBasis(n, total, total_sq))
 
 
+def floored_at_zero(est: Estimate, negatives: float) -> Estimate:
+    """The estimate with its interval's lower end raised to 0 when none of the values
+    averaged is negative: a mean of non-negative values is never below 0."""
+    if est.ci_low is None or negatives or est.ci_low >= 0:
+        return est
+    return dataclasses.replace(est, ci_low=0.0)
+
+
 def net_score_estimate(
     plus: float, minus: float, n: float, confidence: float, method: str, **detail: Any
 ) -> Estimate:

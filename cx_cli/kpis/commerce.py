@@ -8,7 +8,7 @@ counts are not sums of rows, so they build their own per-group rows in `prepare`
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from cx_cli.groups import distinct_per_group, group_numbers
@@ -21,6 +21,7 @@ from cx_cli.kpis.base import (
     Options,
     Sums,
     Tally,
+    floored_at_zero,
     kpi,
     mean_estimate,
     proportion_estimate,
@@ -125,9 +126,7 @@ class Aov(Kpi):
             orders_without_amount=int(s.no_amount),
             negative_orders=int(s.get("negative", 0.0)),
         )
-        if est.ci_low is None or s.get("negative", 0.0) or est.ci_low >= 0:
-            return est
-        return replace(est, ci_low=0.0)
+        return floored_at_zero(est, s.get("negative", 0.0))
 
 
 # -- repeat purchase rate ------------------------------------------------------------------------

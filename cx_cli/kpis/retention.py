@@ -32,6 +32,7 @@ from cx_cli.kpis.base import (
     Options,
     Sums,
     Tally,
+    floored_at_zero,
     kpi,
     mean_estimate,
     proportion_estimate,
@@ -669,7 +670,8 @@ def clv_method(opts: ClvOptions, kind: str) -> str:
     "length in months; no value when churn is 0 (detail.reason). n: customers active in the "
     "window (purchase), with an order by its end (historical), active at its start "
     f"(subscription). {PERIOD_NOTE}",
-    interval="historical: Student t over customers' revenue; purchase and subscription: none "
+    interval="historical: Student t over customers' revenue (lower end clipped at 0 when no "
+    "customer's revenue is negative); purchase and subscription: none "
     "(a product or ratio of correlated estimates, with no honest closed form)",
 )
 class Clv(_ActivityKpi):
@@ -742,6 +744,7 @@ class Clv(_ActivityKpi):
             revenue = rows["revenue_to_date"] * (opts.gross_margin or 1.0)
             tally["hist_total"] = revenue * rows["historical"]
             tally["hist_total_sq"] = revenue * revenue * rows["historical"]
+            tally["hist_negative"] = (revenue < 0) & (rows["historical"] > 0)
         return tally
 
     def observations(self, rows: pd.DataFrame, opts: ClvOptions) -> pd.Series | None:
@@ -770,9 +773,10 @@ class Clv(_ActivityKpi):
             "p90": None if p90 is None or p90 != p90 else p90,
             **window_detail(s),
         }
-        return mean_estimate(
+        est = mean_estimate(
             customers, s.get("hist_total", 0.0), s.get("hist_total_sq", 0.0), confidence, **detail
         )
+        return floored_at_zero(est, s.get("hist_negative", 0.0))
 
     def _purchase(self, s: Sums, opts: ClvOptions) -> Estimate:
         window = window_detail(s)

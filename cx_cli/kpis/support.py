@@ -20,6 +20,7 @@ from cx_cli.kpis.base import (
     Options,
     Sums,
     Tally,
+    floored_at_zero,
     kpi,
     mean_estimate,
     proportion_estimate,
@@ -140,7 +141,7 @@ def _duration_estimate(s: Sums, confidence: float, missing: str, **detail: Any) 
         p90=_none_if_nan(s.get("p90")),
         **detail,
     )
-    return est if est.ci_low is None else replace(est, ci_low=max(0.0, est.ci_low))
+    return floored_at_zero(est, 0)  # negative durations are counted, never averaged
 
 
 class _WholeRows(Kpi):
