@@ -287,7 +287,7 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
         message = f"unknown key '{key}'"
         hint = "remove it or fix its spelling" + _did_you_mean(key, _ALL_KEYS)
     else:
-        hint = "see config.example.yaml for every key with an example"
+        hint = "see the README's Config section, or config.example.yaml in the repository"
     more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
     return ConfigError(f"{where}: {path + ': ' if path else ''}{message}{more}", hint=hint)
 
@@ -352,7 +352,7 @@ def parse_config(document: Any, *, path: Path | None = None, sha256: str | None 
     if not isinstance(document, dict):
         raise ConfigError(
             f"{where}: the config must be a YAML mapping with version, sources and kpis",
-            hint="see config.example.yaml",
+            hint="see the README's Config section, or config.example.yaml in the repository",
         )
     try:
         spec = ConfigSpec.model_validate(document)

@@ -189,7 +189,7 @@ def drafted(
 NOT_A_SURVEY = (
     "no column header names an NPS, CSAT or CES question: cxkpi init drafts configs for "
     "survey exports only. For orders, tickets, subscriptions, spend or web exports, start from "
-    "the matching source in config.example.yaml (see the README's configuration section)"
+    "the matching source in the README's Config section (or config.example.yaml in the repository)"
 )
 
 
