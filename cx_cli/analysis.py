@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from cx_cli.progress import Update
 
-# The columns `_tally_whole` adds beside the sums for KPIs with `observations`.
+# The columns `_with_quantiles` adds beside the sums for KPIs with `observations`.
 QUANTILES = ("median", "p90")
 
 
@@ -315,29 +315,127 @@ def settle_scan(
     whole-rows ones tallied from the kept rows."""
     import pandas as pd
 
-    sets = group_sets(settings)
-    out: dict[int, dict[GroupSet, pd.DataFrame]] = {id(c): {} for c in choices}
-    if found.sums is not None:
-        for group_set in sets:
-            rolled = found.sums.groupby(level=_keys(group_set), observed=True).sum()
-            for i, c in enumerate(choices):
-                prefix = f"{i}|"
-                part = rolled[[k for k in rolled.columns if k.startswith(prefix)]]
-                out[id(c)][group_set] = part.rename(columns=lambda k: k.split("|", 1)[1])
-    whole = [c for c in choices if c.definition.needs_all_rows(c.options)]
+    out = roll_up(found.sums, choices, settings)
+    whole = whole_rows_kpis(choices)
     if whole:
         kept, found.kept = found.kept, []  # the frames go once they are joined
-        rows = _coded_ids(pd.concat(kept)) if kept else None
+        rows = pd.concat(kept) if kept else None
         del kept
-        ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
-        windowed = rows
-        if rows is not None and IN_WINDOW in rows:  # one frame for all, so they share figures
-            windowed = ctx.shared.get(rows, WINDOWED, lambda: rows[rows[IN_WINDOW]])
-        for c in whole:
-            mine = rows if c.definition.needs_history(c.options) else windowed
-            for group_set in sets:
-                out[id(c)][group_set] = _tally_whole(mine, c, _keys(group_set), ctx)
+        tallied = tally_whole_rows(rows, reader.spec.kind, whole, settings)
+        out.update(finish_tallies(tallied, whole))
+    return {id(c): out[i] for i, c in enumerate(choices)}
+
+
+def roll_up(
+    sums: pd.DataFrame | None, choices: Sequence[KpiChoice], settings: Settings
+) -> dict[int, dict[GroupSet, pd.DataFrame]]:
+    """The additive KPIs' sums per group set, rolled up from the finest grain; keyed by each
+    KPI's position in `choices` (every position has an entry)."""
+    out: dict[int, dict[GroupSet, pd.DataFrame]] = {i: {} for i in range(len(choices))}
+    if sums is None:
+        return out
+    for group_set in group_sets(settings):
+        rolled = sums.groupby(level=_keys(group_set), observed=True).sum()
+        for i in range(len(choices)):
+            prefix = f"{i}|"
+            part = rolled[[k for k in rolled.columns if k.startswith(prefix)]]
+            out[i][group_set] = part.rename(columns=lambda k: k.split("|", 1)[1])
     return out
+
+
+def whole_rows_kpis(choices: Sequence[KpiChoice]) -> list[tuple[int, KpiChoice]]:
+    """The KPIs tallied from whole rows, with their positions in `choices`."""
+    return [(i, c) for i, c in enumerate(choices) if c.definition.needs_all_rows(c.options)]
+
+
+@dataclass
+class Tallied:
+    """A whole-rows KPI's tally of (a split of) its rows for one group set: the summed
+    statistics, and the observations whose median and p90 are taken once every split is in."""
+
+    sums: pd.DataFrame
+    observed: pd.DataFrame | None = None  # the group keys and `_obs`, one row per observation
+
+
+Tallies = dict[int, dict[GroupSet, Tallied]]  # KPI position -> group set -> tally
+
+
+def tally_whole_rows(
+    rows: pd.DataFrame | None,
+    kind: str,
+    whole: Sequence[tuple[int, KpiChoice]],
+    settings: Settings,
+    spans: Mapping[int, tuple[Any, Any] | None] | None = None,
+) -> Tallies:
+    """Each whole-rows KPI tallied per group set from `rows`: all of a source's kept rows, or
+    a split of them holding whole units (`Kpi.unit_of`), with `spans` (by KPI position) the
+    facts about all rows that a split cannot see (`Kpi.span`)."""
+    if rows is not None:
+        rows = _coded_ids(rows)
+    ctx = Context(kind, settings.period, settings.since, settings.until)
+    windowed = rows
+    if rows is not None and IN_WINDOW in rows:  # one frame for all, so they share figures
+        windowed = ctx.shared.get(rows, WINDOWED, lambda: rows[rows[IN_WINDOW]])
+    out: Tallies = {}
+    for i, c in whole:
+        mine = rows if c.definition.needs_history(c.options) else windowed
+        own = dataclasses.replace(ctx, span=(spans or {}).get(i))
+        out[i] = {s: _tally_whole(mine, c, _keys(s), own) for s in group_sets(settings)}
+    return out
+
+
+def span_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[Any, Any] | None:
+    """The KPI's `span` of (a split of) the kept rows, history included as `prepare` sees it."""
+    if rows is None:
+        return None
+    if IN_WINDOW in rows and not choice.definition.needs_history(choice.options):
+        rows = rows[rows[IN_WINDOW]]
+    return choice.definition.span(rows, choice.options, kind)
+
+
+def add_spans(spans: Iterable[tuple[Any, Any] | None]) -> tuple[Any, Any] | None:
+    """Splits' spans as one: the earliest first and the latest last (an end may be None)."""
+    found = [s for s in spans if s is not None]
+    firsts = [s[0] for s in found if s[0] is not None]
+    lasts = [s[1] for s in found if s[1] is not None]
+    if not firsts and not lasts:
+        return None
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def add_tallies(
+    parts: Sequence[Tallies], whole: Sequence[tuple[int, KpiChoice]], settings: Settings
+) -> Tallies:
+    """Splits' tallies as one: statistics added up per group, `group_facts` taken once, and
+    observations pooled."""
+    import pandas as pd
+
+    out: Tallies = {}
+    for i, c in whole:
+        out[i] = {}
+        for group_set in group_sets(settings):
+            mine = [p[i][group_set] for p in parts]
+            tables = [t.sums for t in mine if len(t.sums)]
+            if len(tables) > 1:
+                joined = pd.concat(tables)
+                how = {k: "max" if k in c.definition.group_facts else "sum" for k in joined}
+                sums = joined.groupby(level=_keys(group_set), observed=True).agg(how)
+            else:
+                sums = tables[0] if tables else max(mine, key=lambda t: len(t.sums.columns)).sums
+            observed = [t.observed for t in mine if t.observed is not None]
+            pooled = pd.concat(observed, ignore_index=True) if observed else None
+            out[i][group_set] = Tallied(sums, pooled)
+    return out
+
+
+def finish_tallies(
+    tallied: Tallies, whole: Sequence[tuple[int, KpiChoice]]
+) -> dict[int, dict[GroupSet, pd.DataFrame]]:
+    """The whole-rows KPIs' sums per group set, with the median and p90 of their observations."""
+    return {
+        i: {group_set: _with_quantiles(t, _keys(group_set)) for group_set, t in tallied[i].items()}
+        for i, _ in whole
+    }
 
 
 def group_sums(keys: pd.DataFrame, columns: Mapping[str, Any]) -> pd.DataFrame:
@@ -460,23 +558,32 @@ def _with_keys(frame: pd.DataFrame, time_field: str | None, period: str | None) 
 
 def _tally_whole(
     rows: pd.DataFrame | None, choice: KpiChoice, keys: list[str], ctx: Context
-) -> pd.DataFrame:
+) -> Tallied:
     import pandas as pd
 
     if rows is None:
-        return pd.DataFrame()
+        return Tallied(pd.DataFrame())
     definition = choice.definition
     prepared = definition.prepare(rows, keys, choice.options, ctx)
     table = pd.DataFrame(dict(definition.tally(prepared, choice.options)), index=prepared.index)
     sums = pd.concat([prepared[keys], table], axis=1).groupby(keys, observed=True).sum()
     observed = definition.observations(prepared, choice.options)
     if observed is None:
-        return _plain_index(sums)
+        return Tallied(_plain_index(sums))
     values = observed.astype("float64").rename("_obs")  # an empty frame's column is object
-    grouped = pd.concat([prepared[keys], values], axis=1).groupby(keys, observed=True)["_obs"]
+    return Tallied(_plain_index(sums), pd.concat([prepared[keys], values], axis=1))
+
+
+def _with_quantiles(tallied: Tallied, keys: list[str]) -> pd.DataFrame:
+    """The sums, with the median and p90 of the observations per group when there are any."""
+    import pandas as pd
+
+    if tallied.observed is None:
+        return tallied.sums
+    grouped = tallied.observed.groupby(keys, observed=True)["_obs"]
     median, p90 = QUANTILES
     quantiles = pd.DataFrame({median: grouped.median(), p90: grouped.quantile(0.9)})
-    return _plain_index(sums.join(quantiles))
+    return tallied.sums.join(_plain_index(quantiles))
 
 
 # -- estimating --------------------------------------------------------------------------------

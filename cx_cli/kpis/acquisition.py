@@ -44,6 +44,7 @@ from cx_cli.kpis.retention import (
     DAYS_PER_YEAR,
     ClvOptions,
     Timeline,
+    data_span,
     spans,
     window_detail,
 )
@@ -138,6 +139,9 @@ class NewCustomers(Kpi):
 
     def needs_history(self, opts: Options) -> bool:
         return True
+
+    def unit_of(self, opts: Options, kind: str) -> str:
+        return "customer_id"
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: Options, ctx: Context
@@ -273,10 +277,11 @@ def arpa_windows(
     value = "amount" if ctx.kind == "orders" else "mrr"
     timeline = Timeline.build(rows, segments, ctx.kind, inactive_days, value)
     empty = pd.DataFrame(columns=[*keys, *ARPA_COLUMNS, *ARPA_MARKER])
-    if timeline.first_date is None or timeline.last_date is None:
+    first, last = ctx.span or (timeline.first_date, timeline.last_date)
+    if first is None or last is None:
         return empty
     frames = []
-    for span in spans(timeline.first_date, timeline.last_date, ctx, by_period):
+    for span in spans(first, last, ctx, by_period):
         days = timeline.measure(span.start, span.end)["active_days"]
         earned, unknown = _earned(timeline, span.start, span.end)
         known = unknown == 0
@@ -370,11 +375,19 @@ class Arpa(Kpi):
             )
         return ("customer_id", "started_at", "ended_at", "mrr")
 
+    group_facts = frozenset(ARPA_MARKER)
+
     def needs_all_rows(self, opts: ArpaOptions) -> bool:
         return True
 
     def needs_history(self, opts: ArpaOptions) -> bool:
         return True
+
+    def unit_of(self, opts: ArpaOptions, kind: str) -> str:
+        return "customer_id"
+
+    def span(self, rows: pd.DataFrame, opts: ArpaOptions, kind: str) -> tuple[Any, Any] | None:
+        return data_span(rows, kind)
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ArpaOptions, ctx: Context
@@ -613,6 +626,9 @@ class ConversionRate(WebKpi):
         layout = _layout(opts)
         return layout == "pageviews" or (layout == "sessions" and opts.variant == "users")
 
+    def unit_of(self, opts: ConversionOptions, kind: str) -> str:
+        return "user_id" if opts.variant == "users" else "session_id"
+
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ConversionOptions, ctx: Context
     ) -> pd.DataFrame:
@@ -692,6 +708,9 @@ class PagesPerVisit(WebKpi):
 
     def needs_all_rows(self, opts: WebOptions) -> bool:
         return _layout(opts) == "pageviews"
+
+    def unit_of(self, opts: WebOptions, kind: str) -> str:
+        return "session_id"
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: WebOptions, ctx: Context

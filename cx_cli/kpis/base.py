@@ -155,6 +155,9 @@ ALL = "_all"
 PERIOD = "_period"
 # The `Shared` key of the rows inside --since/--until: the engine's and the KPIs' one copy.
 WINDOWED = "rows inside --since/--until"
+# `Kpi.unit_of` for a whole-rows KPI each of whose rows is a unit of its own (medians of
+# durations): its rows may be split anywhere.
+EVERY_ROW = "<every row>"
 
 
 class Shared:
@@ -185,6 +188,9 @@ class Context:
     since: dt.date | None = None
     until: dt.date | None = None
     shared: Shared = field(default_factory=Shared, compare=False, repr=False)
+    # The KPI's `span` of all its rows, when `prepare` sees only some of them (the Dask engine
+    # splits rows by `unit_of`); None: `prepare` works it out from the rows it is given.
+    span: tuple[Any, Any] | None = None
 
 
 class Kpi:
@@ -204,6 +210,10 @@ class Kpi:
     # role -> the (hidden) KPI whose summed tallies it reads, as "role.column" in `estimate`.
     parts: ClassVar[Mapping[str, str]] = {}
     hidden: ClassVar[bool] = False
+    # Tally columns a whole-rows KPI writes once per group, not per unit (a window's dates, the
+    # number of calendar units): equal in every split of the rows that has the group, so the
+    # splits' sums take them once (their maximum) instead of adding them up.
+    group_facts: ClassVar[frozenset[str]] = frozenset()
 
     def check_options(self, opts: Any) -> Any:
         """Options made consistent (or ValueError saying what is wrong with them)."""
@@ -232,6 +242,23 @@ class Kpi:
     def needs_history(self, opts: Any) -> bool:
         """True when rows before --since still matter (who was a customer at the start)."""
         return False
+
+    def unit_of(self, opts: Any, kind: str) -> str | None:
+        """The column whose values split a whole-rows KPI's rows into independent units (a
+        customer, a session), or EVERY_ROW; None when they cannot be split.
+
+        Run on rows split so that each unit's rows stay together (in file order), `prepare`
+        and `tally` give sums that add up to those of all rows, given the `span` of all rows
+        in `Context.span` and the `group_facts` taken once: how the Dask engine aggregates per
+        customer on its workers.
+        """
+        return None
+
+    def span(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+        """Facts about all the rows that `prepare` reads besides each unit's own rows: their
+        first and last instants, as the KPI counts them (None: none; either end may be None).
+        Splits' spans combine into the smallest first and the largest last."""
+        return None
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
         """A non-additive stage before tallying, run per group set (only if needs_all_rows).

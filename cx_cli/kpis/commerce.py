@@ -158,6 +158,9 @@ class RepeatRate(Kpi):
     def needs_all_rows(self, opts: RepeatRateOptions) -> bool:
         return True
 
+    def unit_of(self, opts: RepeatRateOptions, kind: str) -> str:
+        return "customer_id"
+
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: RepeatRateOptions, ctx: Context
     ) -> pd.DataFrame:
@@ -220,12 +223,27 @@ class ActiveCustomers(Kpi):
     """
 
     bucket: ClassVar[str]  # the calendar unit: month, week or day
+    group_facts = frozenset({"slots", "latest_start", "short_period", "window_complete"})
 
     def needs_all_rows(self, opts: Any) -> bool:
         return True
 
     def needs_history(self, opts: Any) -> bool:
         return opts.variant != "calendar"  # a window may reach back before --since
+
+    def unit_of(self, opts: Any, kind: str) -> str | None:
+        """Calendar units split by customer. A rolling window does not: a customer counts in
+        a group whose window reaches back to their orders even when none of their orders is
+        in the group, so each split would have to know every group there is."""
+        return "customer_id" if opts.variant == "calendar" else None
+
+    def span(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+        """The first and last order days: every calendar unit between them counts."""
+        import pandas as pd
+
+        days = rows["ordered_at"].dt.normalize()
+        first, last = days.min(), days.max()
+        return (None if pd.isna(first) else first, None if pd.isna(last) else last)
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
         import pandas as pd
@@ -384,7 +402,7 @@ def _calendar(
     import pandas as pd
 
     days = _days(current, ctx)
-    first, last = days.min(), days.max()
+    first, last = ctx.span or (days.min(), days.max())
     starts = pd.Series(period_starts(first, last, unit)).astype(days.dtype)
     anchors = (starts + pd.Timedelta(days=3 if unit == "week" else 0)).clip(first, last)
     units = pd.DataFrame({"_unit": starts})

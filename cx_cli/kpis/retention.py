@@ -51,6 +51,8 @@ ORDER_FIELDS = ("customer_id", "ordered_at")
 
 # Columns of the marker row each group gets (one per group), read back in `estimate`.
 MARKER_COLUMNS = ("windows", "window_start", "window_end", "complete", "from_orders", "ignored")
+# Those that describe the window, the same in every split of the rows (`Kpi.group_facts`).
+MARKER_FACTS = frozenset(MARKER_COLUMNS) - {"ignored"}
 
 
 # -- windows -----------------------------------------------------------------------------------
@@ -165,18 +167,7 @@ class Timeline:
         import pandas as pd
 
         frame = rows.reset_index(drop=True)
-        customer, _ = pd.factorize(frame["customer_id"])
-        if kind == "orders":
-            start = _ns_array(frame["ordered_at"])
-            end = start + (inactive_days or 0) * DAY_NS
-            dated = start != _NAT
-            valid = (customer >= 0) & dated
-        else:
-            start = _ns_array(frame["started_at"])
-            end = _ns_array(frame["ended_at"])
-            end = np.where(end == _NAT, OPEN_END, end)
-            dated = start != _NAT
-            valid = (customer >= 0) & dated & (end >= start)
+        customer, start, end, dated, valid = _intervals(frame, kind, inactive_days)
         combos = (
             frame[segments].drop_duplicates().reset_index(drop=True)
             if segments
@@ -195,11 +186,7 @@ class Timeline:
         values = None
         if value is not None:
             values = kept[value].to_numpy(dtype="float64", na_value=np.nan)
-        first_date = int(start.min()) if len(start) else None
-        last_date = None
-        if len(start):
-            ends = end[end != OPEN_END] if kind == "subscriptions" else end[:0]
-            last_date = int(max(start.max(), ends.max() if len(ends) else start.max()))
+        first_date, last_date = _first_last(start, end, kind)
         return cls(
             kind,
             units,
@@ -279,6 +266,44 @@ class Timeline:
 _NAT = -(2**63)
 
 
+def _intervals(
+    frame: pd.DataFrame, kind: str, inactive_days: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: its customer's code (-1: none), the start and end of the activity it gives
+    (ns), whether it is dated, and whether it counts (a customer, a start and, for a
+    subscription, an end not before it)."""
+    import numpy as np
+    import pandas as pd
+
+    customer, _ = pd.factorize(frame["customer_id"])
+    if kind == "orders":
+        start = _ns_array(frame["ordered_at"])
+        end = start + (inactive_days or 0) * DAY_NS
+        dated = start != _NAT
+        return customer, start, end, dated, (customer >= 0) & dated
+    start = _ns_array(frame["started_at"])
+    end = _ns_array(frame["ended_at"])
+    end = np.where(end == _NAT, OPEN_END, end)
+    dated = start != _NAT
+    return customer, start, end, dated, (customer >= 0) & dated & (end >= start)
+
+
+def _first_last(start: np.ndarray, end: np.ndarray, kind: str) -> tuple[int | None, int | None]:
+    """The first date in the data and the last (a start, or a subscription's end), in ns."""
+    if not len(start):
+        return None, None
+    ends = end[end != OPEN_END] if kind == "subscriptions" else end[:0]
+    return int(start.min()), int(max(start.max(), ends.max() if len(ends) else start.max()))
+
+
+def data_span(rows: pd.DataFrame, kind: str) -> tuple[int | None, int | None] | None:
+    """The first and last dates of the rows that count (`_intervals`), which every window is
+    clipped to: the `span` of the KPIs built on `Timeline`."""
+    _, start, end, _, valid = _intervals(rows.reset_index(drop=True), kind, None)
+    first, last = _first_last(start[valid], end[valid], kind)
+    return None if first is None else (first, last)
+
+
 def _unit_codes(
     frame: pd.DataFrame, segments: list[str], customer: np.ndarray
 ) -> tuple[np.ndarray, int, np.ndarray]:
@@ -348,10 +373,11 @@ def customer_windows(
     segments = [k for k in keys if k.startswith(SEGMENT_PREFIX)]
     by_period = PERIOD in keys
     timeline = Timeline.build(rows, segments, ctx.kind, inactive_days, value)
-    if timeline.first_date is None or timeline.last_date is None:
+    first, last = ctx.span or (timeline.first_date, timeline.last_date)
+    if first is None or last is None:
         return pd.DataFrame(columns=[*keys, *columns, *MARKER_COLUMNS])
     parts = []
-    for span in spans(timeline.first_date, timeline.last_date, ctx, by_period):
+    for span in spans(first, last, ctx, by_period):
         measures = timeline.measure(span.start, span.end)
         if value is not None:
             measures.update(timeline.revenue(span.start, span.end))
@@ -466,6 +492,8 @@ def _rule(s: Sums, opts: Any) -> str:
 class _ActivityKpi(Kpi):
     """What churn, retention and CLV share: whole rows, history, their own periods."""
 
+    group_facts = MARKER_FACTS
+
     def check_options(self, opts: Any) -> Any:
         _check_inactive_days(opts.inactive_days)
         return opts
@@ -478,6 +506,12 @@ class _ActivityKpi(Kpi):
 
     def needs_history(self, opts: Any) -> bool:
         return True
+
+    def unit_of(self, opts: Any, kind: str) -> str:
+        return "customer_id"
+
+    def span(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+        return data_span(rows, kind)
 
     def tally(self, rows: pd.DataFrame, opts: Any) -> Tally:
         return {c: rows[c] for c in rows.columns if c != ALL and c != PERIOD and c[:4] != "seg:"}

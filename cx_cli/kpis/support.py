@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from cx_cli.kpis.base import (
+    EVERY_ROW,
     Context,
     Estimate,
     Kpi,
@@ -149,6 +150,9 @@ class _WholeRows(Kpi):
 
     def needs_all_rows(self, opts: Any) -> bool:
         return True
+
+    def unit_of(self, opts: Any, kind: str) -> str:
+        return EVERY_ROW
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
         return rows

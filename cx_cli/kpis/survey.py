@@ -67,6 +67,9 @@ class Nps(Kpi):
     def needs_all_rows(self, opts: NpsOptions) -> bool:
         return opts.variant == "latest_per_customer"
 
+    def unit_of(self, opts: NpsOptions, kind: str) -> str:
+        return "customer_id"
+
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: NpsOptions, ctx: Context
     ) -> pd.DataFrame:
