@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -104,15 +105,77 @@ def tally_source(
     settings: Settings,
     compute: Compute,
 ) -> dict[int, dict[GroupSet, pd.DataFrame]]:
-    """The pandas engine's `tally_source`, with each file read and tallied as a Dask task."""
-    from cx_cli.analysis import scan, settle_scan
+    """The pandas engine's `tally_source`, with each file read and tallied as a Dask task and
+    the whole-rows KPIs tallied per split of their units on the workers: the client gets
+    back only sums per group."""
+    from dask import delayed
 
+    from cx_cli.analysis import roll_up, whole_rows_kpis
+
+    paths = _files(reader)
+    seen = _seen_ids(reader, paths, compute)
     if reader.folds_orders:
-        orders = _read_files(reader, compute, _file_orders, _add_orders)
-        found = scan([orders], reader, choices, settings)
+        files = [
+            delayed(_file_orders)(reader, path, ids) for path, ids in zip(paths, seen, strict=True)
+        ]
+        scans = [delayed(_orders_scan)(_pairwise(files, _add_orders), choices, settings)]
     else:
-        found = _read_files(reader, compute, _file_scan, _add_scans, choices, settings)
-    return settle_scan(found, reader, choices, settings)
+        scans = [
+            delayed(_file_scan)(reader, path, choices, settings, ids)
+            for path, ids in zip(paths, seen, strict=True)
+        ]
+    totals = _pairwise([delayed(_sums_only)(found) for found in scans], _add_scans)
+    whole = whole_rows_kpis(choices)
+    kept = [delayed(_kept_rows)(found) for found in scans]
+    finished = _whole_tallies(kept, reader.spec.kind, whole, settings, len(paths)) if whole else []
+    (found, accounting), tallied = compute(totals, finished)
+    reader.absorb(accounting)
+    reader.finish()
+    out = roll_up(found.sums, choices, settings)
+    for figures in tallied:
+        out.update(figures)
+    return {id(c): out[i] for i, c in enumerate(choices)}
+
+
+def _whole_tallies(
+    kept: list[Any],
+    kind: str,
+    whole: Sequence[tuple[int, KpiChoice]],
+    settings: Settings,
+    buckets: int,
+) -> list[Any]:
+    """The whole-rows KPIs' finished sums as Dask tasks, one per way of splitting the rows.
+
+    Each file's kept rows are hashed by the KPIs' unit (`Kpi.unit_of`: a customer, a
+    session) into as many buckets as there are files, so one bucket holds every row of its
+    units, in file order; each bucket is tallied on a worker with the span of all rows
+    (`Kpi.span`), and the buckets' tallies are added up there too. Rows that are their own
+    units are tallied per file; a KPI whose rows cannot be split gets all of them in one
+    task. Hash buckets are Dask's own task-based shuffle written as tasks: it keeps file
+    order within a unit without a sort, and needs no schema shared by all files.
+    """
+    from dask import delayed
+
+    from cx_cli.analysis import finish_tallies
+    from cx_cli.kpis.base import EVERY_ROW
+
+    spans = delayed(_add_span_maps)([delayed(_file_spans)(rows, whole, kind) for rows in kept])
+    by_unit: dict[str | None, list[tuple[int, KpiChoice]]] = {}
+    for i, c in whole:
+        by_unit.setdefault(c.definition.unit_of(c.options, kind), []).append((i, c))
+    finished = []
+    for unit, mine in by_unit.items():
+        if unit == EVERY_ROW:
+            splits = [[rows] for rows in kept]
+        elif unit is None:
+            splits = [kept]
+        else:
+            pieces = [delayed(_buckets, nout=buckets)(rows, unit, buckets) for rows in kept]
+            splits = [[piece[b] for piece in pieces] for b in range(buckets)]
+        parts = [delayed(_tally_split)(split, kind, mine, settings, spans) for split in splits]
+        add = functools.partial(_add_tallies, whole=mine, settings=settings)
+        finished.append(delayed(finish_tallies)(_pairwise(parts, add), mine))
+    return finished
 
 
 def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
@@ -266,3 +329,78 @@ def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, Sou
     first_reader.absorb(second_reader)
     total = first_reader.spec.order_total
     return merge_orders([f for f in (first, second) if len(f.columns)], total), first_reader
+
+
+def _orders_scan(
+    folded: tuple[pd.DataFrame, SourceReader], choices: Sequence[KpiChoice], settings: Settings
+) -> tuple[Scan, SourceReader]:
+    """The folded orders of every file, tallied as one frame (on a worker)."""
+    from cx_cli.analysis import scan
+
+    orders, reader = folded
+    return scan([orders], reader, choices, settings), reader
+
+
+def _sums_only(found: tuple[Scan, SourceReader]) -> tuple[Scan, SourceReader]:
+    """A file's additive sums and row accounting, without its kept rows (they stay on the
+    worker for the whole-rows KPIs)."""
+    from cx_cli.analysis import Scan
+
+    scanned, reader = found
+    return Scan(scanned.sums, []), reader
+
+
+def _kept_rows(found: tuple[Scan, SourceReader]) -> pd.DataFrame | None:
+    import pandas as pd
+
+    kept = found[0].kept
+    return pd.concat(kept) if kept else None
+
+
+def _file_spans(
+    rows: pd.DataFrame | None, whole: Sequence[tuple[int, KpiChoice]], kind: str
+) -> dict[int, Any]:
+    from cx_cli.analysis import span_of
+
+    return {i: span_of(rows, c, kind) for i, c in whole}
+
+
+def _add_span_maps(spans: Sequence[dict[int, Any]]) -> dict[int, Any]:
+    """Per KPI position, the span of all files (`add_spans`)."""
+    from cx_cli.analysis import add_spans
+
+    return {i: add_spans(s[i] for s in spans) for i in (spans[0] if spans else {})}
+
+
+def _buckets(rows: pd.DataFrame | None, unit: str, count: int) -> list[pd.DataFrame | None]:
+    """The rows in `count` buckets by a hash of their unit: a unit's rows all land in one
+    bucket, whichever file they come from (rows without a unit, in one bucket too)."""
+    import pandas as pd
+
+    if rows is None:
+        return [None] * count
+    bucket = pd.util.hash_pandas_object(rows[unit], index=False).to_numpy() % count
+    return [rows[bucket == b] for b in range(count)]
+
+
+def _tally_split(
+    split: Sequence[pd.DataFrame | None],
+    kind: str,
+    whole: Sequence[tuple[int, KpiChoice]],
+    settings: Settings,
+    spans: dict[int, Any],
+) -> Any:
+    """Whole-rows tallies of one split of the rows (its pieces in file order)."""
+    import pandas as pd
+
+    from cx_cli.analysis import tally_whole_rows
+
+    frames = [f for f in split if f is not None]
+    rows = pd.concat(frames) if frames else None
+    return tally_whole_rows(rows, kind, whole, settings, spans)
+
+
+def _add_tallies(a: Any, b: Any, whole: Sequence[tuple[int, KpiChoice]], settings: Settings) -> Any:
+    from cx_cli.analysis import add_tallies
+
+    return add_tallies([a, b], whole, settings)

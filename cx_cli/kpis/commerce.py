@@ -223,7 +223,7 @@ class ActiveCustomers(Kpi):
     """
 
     bucket: ClassVar[str]  # the calendar unit: month, week or day
-    group_facts = frozenset({"slots", "latest_start", "short_period", "window_complete"})
+    group_facts = frozenset({"slots", "latest_start", "short_period"})
 
     def needs_all_rows(self, opts: Any) -> bool:
         return True

@@ -1,0 +1,222 @@
+"""Whole-rows KPIs tallied on splits of their units add up to the tally of all rows.
+
+This is what lets the Dask engine aggregate per customer on its workers: each whole-rows KPI
+names the column that splits its rows into independent units (`Kpi.unit_of`), the facts it
+needs of all rows (`Kpi.span`) and the tally columns that describe a group rather than its
+units (`Kpi.group_facts`). Here the rows are split at random, unit by unit, into buckets
+(some of them empty), and every KPI's finished sums per group must equal one tally's.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cx_cli.analysis import (
+    GroupSet,
+    RunOptions,
+    _reader,
+    add_spans,
+    add_tallies,
+    finish_tallies,
+    scan,
+    settle,
+    span_of,
+    staged,
+    tally_whole_rows,
+    whole_rows_kpis,
+)
+from cx_cli.config import leaves, load_config
+from cx_cli.kpis.base import EVERY_ROW
+from tests.conftest import write_config, write_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.yaml"
+# the per-customer and whole-row variants config.example.yaml does not have
+EXTRA_KPIS: list[dict[str, Any]] = [
+    {"kpi": "nps", "label": "nps_latest", "variant": "latest_per_customer"},
+    {"kpi": "mau", "label": "mau_rolling", "variant": "rolling_30d"},
+    {"kpi": "wau", "source": "orders"},
+    {"kpi": "dau", "source": "orders"},
+    {"kpi": "repeat_rate", "label": "repeat", "source": "orders"},
+    {"kpi": "retention", "label": "retention_orders", "source": "orders", "inactive_days": 30},
+    {
+        "kpi": "clv",
+        "label": "clv_purchase",
+        "source": "orders",
+        "method": "purchase",
+        "inactive_days": 30,
+    },
+    {"kpi": "conversion_rate", "label": "conversion_users", "denominator": "users"},
+]
+
+Tables = dict[int, dict[GroupSet, pd.DataFrame]]
+Bucket = Callable[[Any], int]
+
+
+def tallies(
+    config_path: Path, source: str, buckets: int, bucket_of: Bucket, **run: Any
+) -> tuple[Tables, Tables]:
+    """A source's whole-rows KPIs tallied once, and tallied per bucket of their units and
+    added up: (split, whole), finished (quantiles taken)."""
+    config = load_config(config_path)
+    options = RunOptions(**run)
+    chosen = settle(config, options)
+    mine = [leaf for c in config.kpis for leaf in leaves(c) if leaf.source == source]
+    reader = _reader(config, source, mine, chosen, options)
+    rows = pd.concat(scan(staged(reader), reader, mine, chosen).kept)
+    kind = reader.spec.kind
+    whole = whole_rows_kpis(mine)
+    assert whole, f"{source}: no whole-rows KPI to split"
+    want = finish_tallies(tally_whole_rows(rows, kind, whole, chosen), whole)
+    got: Tables = {}
+    for i, c in whole:
+        unit = c.definition.unit_of(c.options, kind)
+        if unit == EVERY_ROW:
+            labels = pd.Series([bucket_of(n) for n in range(len(rows))], index=rows.index)
+        elif unit is None:
+            labels = pd.Series(0, index=rows.index)
+        else:
+            labels = rows[unit].map(bucket_of, na_action=None)
+        splits = [rows[(labels == b).to_numpy()] for b in range(buckets)]
+        span = {i: add_spans(span_of(split, c, kind) for split in splits)}
+        parts = [tally_whole_rows(split, kind, [(i, c)], chosen, span) for split in splits]
+        got.update(finish_tallies(add_tallies(parts, [(i, c)], chosen), [(i, c)]))
+    return got, want
+
+
+def assert_same_tables(got: Tables, want: Tables) -> None:
+    assert got.keys() == want.keys()
+    for i, sets in want.items():
+        for group_set, table in sets.items():
+            mine = got[i][group_set]
+            if table.empty and mine.empty:
+                continue
+            pd.testing.assert_frame_equal(
+                mine.sort_index().sort_index(axis=1),
+                table.sort_index().sort_index(axis=1),
+                check_dtype=False,
+                check_index_type=False,
+                check_column_type=False,
+                rtol=1e-9,
+                obj=f"KPI #{i} {group_set}",
+            )
+
+
+# -- every whole-rows KPI on the sample data ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document["kpis"] = [*document["kpis"], *copy.deepcopy(EXTRA_KPIS)]
+    for spec in document["sources"].values():
+        spec["path"] = str(ROOT / spec["path"])
+    return write_config(tmp_path_factory.mktemp("splits"), document)
+
+
+@pytest.mark.parametrize("source", ["orders", "subscriptions", "surveys", "tickets", "web"])
+@pytest.mark.parametrize(
+    ("period", "by"), [("none", ()), ("month", ("channel",)), ("week", ())], ids=str
+)
+def test_random_splits_of_the_units_add_up_to_one_tally(
+    example_config: Path, source: str, period: str, by: tuple[str, ...]
+) -> None:
+    seeded = random.Random(f"{source}{period}")
+    assigned: dict[Any, int] = {}
+
+    def bucket_of(unit: Any) -> int:
+        return assigned.setdefault(unit, seeded.randrange(4))
+
+    got, want = tallies(example_config, source, 4, bucket_of, period=period, by=by)
+    assert_same_tables(got, want)
+
+
+# -- orders drawn at random --------------------------------------------------------------------
+
+DAY0 = dt.date(2025, 1, 1)
+CUSTOMERS = ["c1", "c2", "c3", "c4", "c5", None]
+ORDER_KPIS: list[Any] = [
+    "repeat_rate",
+    "mau",
+    "wau",
+    "dau",
+    {"kpi": "mau", "label": "mau_rolling", "variant": "rolling_30d"},
+    {"kpi": "churn", "inactive_days": 30},
+    {"kpi": "retention", "inactive_days": 30},
+    {"kpi": "clv", "method": "purchase", "inactive_days": 30},
+    {"kpi": "clv", "label": "clv_hist", "method": "historical"},
+]
+orders_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(CUSTOMERS),
+        st.integers(0, 120),
+        st.sampled_from(["web", "shop"]),
+        st.sampled_from([None, 10.0, 24.5, 99.0]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(
+    orders=orders_strategy,
+    buckets=st.dictionaries(st.sampled_from(CUSTOMERS), st.integers(0, 2)),
+    period=st.sampled_from(["none", "week", "month"]),
+    by=st.sampled_from([(), ("channel",)]),
+    since=st.sampled_from([None, "2025-02-01"]),
+)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_orders_split_by_customer_at_random_add_up(
+    tmp_path: Path,
+    orders: Sequence[tuple[Any, ...]],
+    buckets: dict[Any, int],
+    period: str,
+    by: tuple[str, ...],
+    since: str | None,
+) -> None:
+    """However customers fall into buckets (one bucket may hold no orders, or hold the first
+    or last day alone), the figures are those of one tally: windows, calendar units and
+    marker rows come from the span of all rows, not of a bucket."""
+    rows = [
+        (n, customer, (DAY0 + dt.timedelta(days=day)).isoformat(), channel, amount)
+        for n, (customer, day, channel, amount) in enumerate(orders)
+    ]
+    data = write_csv(tmp_path / "orders.csv", rows, ["id", "customer", "when", "channel", "amount"])
+    document = {
+        "version": 1,
+        "sources": {
+            "orders": {
+                "kind": "orders",
+                "path": str(data),
+                "columns": {
+                    "order_id": "id",
+                    "customer_id": "customer",
+                    "ordered_at": "when",
+                    "amount": "amount",
+                },
+                "segments": {"channel": "channel"},
+            }
+        },
+        "kpis": ORDER_KPIS,
+    }
+    path = write_config(tmp_path, document)
+    since_day = dt.date.fromisoformat(since) if since else None
+
+    def bucket_of(customer: Any) -> int:
+        return buckets.get(None if pd.isna(customer) else customer, 0)
+
+    got, want = tallies(path, "orders", 3, bucket_of, period=period, by=by, since=since_day)
+    assert_same_tables(got, want)
