@@ -14,9 +14,10 @@ kept, marked incomplete, and never shown as a drop. The source is read with the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cx_cli.errors import ConfigError
 from cx_cli.fields import available
@@ -141,15 +142,26 @@ def cohort_matrix(
     )
     import pandas as pd
 
+    kind = spec.kind
     if engine == "pandas":
-        frames = list(staged(reader) if spec.kind == "orders" else reader.batches())
+        frames = list(staged(reader) if kind == "orders" else reader.batches())
         rows = pd.concat(frames, ignore_index=True)
+        cells, as_of, ignored = _cells(rows, kind, metric, period, since, until)
     else:
         from cx_cli import dask_engine
 
         with dask_engine.connected(scheduler) as compute:
-            rows = dask_engine.read_rows(reader, compute).reset_index(drop=True)
-    cells, as_of, ignored = _cells(rows, spec.kind, metric, period, since, until)
+            span, counts = dask_engine.split_tally(
+                reader,
+                compute,
+                "customer_id",
+                functools.partial(cohort_span, kind=kind),
+                functools.partial(
+                    cohort_counts, kind=kind, period=period, since=since, until=until
+                ),
+                add_counts,
+            )
+        cells, as_of, ignored = matrix_cells(counts, metric, period, since, until, span)
     return Cohorts(
         source=name,
         kind=spec.kind,
@@ -236,10 +248,63 @@ def _cells(
     until: dt.date | None,
 ) -> tuple[list[CohortCell], str | None, int]:
     """The cells, the last day covered and the number of rows left out."""
-    import numpy as np
-    import pandas as pd
+    span = cohort_span(rows, kind)
+    counts = cohort_counts(rows, kind, period, since, until, span)
+    return matrix_cells(counts, metric, period, since, until, span)
 
-    from cx_cli.periods import next_start, period_label, period_starts
+
+@dataclass(frozen=True)
+class Calendar:
+    """The cohorts' periods: from --since (else the first date in the data) to the horizon,
+    the day after the last date in the data (or --until), which a period must reach to be
+    complete."""
+
+    starts: list[pd.Timestamp]
+    bounds: np.ndarray  # each period's start, then the end of the last (ns)
+    horizon: int
+    as_of: str  # the last day covered
+
+    @classmethod
+    def of(
+        cls, span: tuple[int, int], period: str, since: dt.date | None, until: dt.date | None
+    ) -> Calendar | None:
+        import numpy as np
+        import pandas as pd
+
+        from cx_cli.periods import next_start, period_starts
+
+        first, last = span
+        horizon = (last // DAY_NS + 1) * DAY_NS
+        if until:
+            horizon = min(horizon, _midnight_ns(until + dt.timedelta(days=1)))
+        as_of = (dt.date(1970, 1, 1) + dt.timedelta(days=horizon // DAY_NS - 1)).isoformat()
+        low = _midnight_ns(since) if since else first
+        if low >= horizon:
+            return cls([], np.zeros(1, dtype="int64"), horizon, as_of)
+        starts = period_starts(pd.Timestamp(low), pd.Timestamp(horizon - 1), period)
+        bounds = np.array(
+            [int(s.as_unit("ns").value) for s in starts]
+            + [int(next_start(starts[-1], period).as_unit("ns").value)],
+            dtype="int64",
+        )
+        return cls(starts, bounds, horizon, as_of)
+
+
+@dataclass
+class CohortCounts:
+    """Additive counts behind the matrix, per cohort (an index into `Calendar.starts`) and
+    offset: customers in each cohort, those active and their revenue. Counts of disjoint sets
+    of customers add up (`add_counts`): how the Dask engine builds the matrix on its workers."""
+
+    sizes: np.ndarray
+    active: pd.Series  # (cohort, offset) -> customers active
+    revenue: pd.Series  # (cohort, offset) -> revenue (or MRR)
+    ignored: int  # rows left out: no customer id, no start, or an end before the start
+
+
+def _valid(rows: pd.DataFrame, kind: str) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The rows that count: their customers, starts, ends and values, and how many did not."""
+    import numpy as np
 
     nat = np.iinfo("int64").min
     start = _ns(rows["ordered_at" if kind == "orders" else "started_at"])
@@ -255,51 +320,105 @@ def _cells(
         else np.zeros(len(rows))
     )
     valid = rows["customer_id"].notna().to_numpy() & (start != nat) & (end >= start)
-    ignored = int((~valid).sum())
     customers = rows["customer_id"].to_numpy()[valid]
-    start, end, values = start[valid], end[valid], values[valid]
-    if not len(start):
-        return [], None, ignored
-    last = max(int(start.max()), int(end[end != OPEN_END].max()) if (end != OPEN_END).any() else 0)
-    horizon = (last // DAY_NS + 1) * DAY_NS
-    if until:
-        horizon = min(horizon, _midnight_ns(until + dt.timedelta(days=1)))
-    as_of = (dt.date(1970, 1, 1) + dt.timedelta(days=horizon // DAY_NS - 1)).isoformat()
+    return customers, start[valid], end[valid], values[valid], int((~valid).sum())
 
+
+def cohort_span(rows: pd.DataFrame | None, kind: str) -> tuple[int, int] | None:
+    """The first date of the rows that count and the last (a start, or a subscription's end),
+    in ns; None without such rows."""
+    if rows is None:
+        return None
+    _, start, end, _, _ = _valid(rows, kind)
+    if not len(start):
+        return None
+    ended = end[end != OPEN_END]
+    return int(start.min()), max(int(start.max()), int(ended.max()) if len(ended) else 0)
+
+
+def cohort_counts(
+    rows: pd.DataFrame | None,
+    kind: str,
+    period: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    span: tuple[int, int] | None,
+) -> CohortCounts:
+    """The counts of `rows` (every row of each of their customers), on the calendar of `span`,
+    the span of all rows."""
+    import numpy as np
+    import pandas as pd
+
+    empty = pd.Series(dtype="float64")
+    if rows is None:
+        return CohortCounts(np.zeros(0, dtype="int64"), empty, empty, 0)
+    customers, start, end, values, ignored = _valid(rows, kind)
+    calendar = Calendar.of(span, period, since, until) if span else None
+    if calendar is None or not calendar.starts:
+        return CohortCounts(np.zeros(0, dtype="int64"), empty, empty, ignored)
     codes, uniques = pd.factorize(pd.Series(customers), sort=False)
     first = np.full(len(uniques), np.iinfo("int64").max)
     np.minimum.at(first, codes, start)
-    low = _midnight_ns(since) if since else int(first.min())
-    members = (first >= low) & (first < horizon)
-    if not members.any():
-        return [], as_of, ignored
-    starts = period_starts(
-        pd.Timestamp(int(first[members].min())), pd.Timestamp(horizon - 1), period
-    )
-    bounds = np.array(
-        [int(s.as_unit("ns").value) for s in starts]
-        + [int(next_start(starts[-1], period).as_unit("ns").value)],
-        dtype="int64",
-    )
-    cohort_of = np.searchsorted(bounds, first, side="right") - 1  # per customer
-    activity = _activity(kind, codes, start, end, values, bounds, horizon)
+    members = (first >= calendar.bounds[0]) & (first < calendar.horizon)
+    cohort_of = np.searchsorted(calendar.bounds, first, side="right") - 1  # per customer
+    activity = _activity(kind, codes, start, end, values, calendar.bounds, calendar.horizon)
     activity = activity[members[activity["unit"]]]
     activity["cohort"] = cohort_of[activity["unit"]]
     activity["offset"] = activity["index"] - activity["cohort"]
     activity = activity[activity["offset"] >= 0]
-    active = activity.groupby(["cohort", "offset"])["unit"].nunique()
-    revenue = activity.groupby(["cohort", "offset"])["value"].sum()
-    sizes = np.bincount(cohort_of[members], minlength=len(starts))
+    return CohortCounts(
+        np.bincount(cohort_of[members], minlength=len(calendar.starts)),
+        activity.groupby(["cohort", "offset"])["unit"].nunique().astype("float64"),
+        activity.groupby(["cohort", "offset"])["value"].sum(),
+        ignored,
+    )
+
+
+def add_counts(a: CohortCounts, b: CohortCounts) -> CohortCounts:
+    """The counts of two disjoint sets of customers (on the same calendar)."""
+    return CohortCounts(
+        _added(a.sizes, b.sizes),
+        _added(a.active, b.active),
+        _added(a.revenue, b.revenue),
+        a.ignored + b.ignored,
+    )
+
+
+def _added(a: Any, b: Any) -> Any:
+    """Two arrays (or series) added, one without counts (empty) standing for zeros."""
+    if not len(a) or not len(b):
+        return a if len(a) else b
+    return a.add(b, fill_value=0.0) if hasattr(a, "add") else a + b  # a Series, or sizes
+
+
+def matrix_cells(
+    counts: CohortCounts,
+    metric: str,
+    period: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    span: tuple[int, int] | None,
+) -> tuple[list[CohortCell], str | None, int]:
+    """The cells from the counts of every customer, the last day covered, rows left out."""
+    import numpy as np
+
+    from cx_cli.periods import period_label
+
+    calendar = Calendar.of(span, period, since, until) if span else None
+    if calendar is None:
+        return [], None, counts.ignored
+    sizes, starts, bounds = counts.sizes, calendar.starts, calendar.bounds
     last_index = len(starts) - 1
     cells = []
     for cohort in np.flatnonzero(sizes):
         size = int(sizes[cohort])
-        base = float(revenue.get((cohort, 0), 0.0))
+        base = float(counts.revenue.get((cohort, 0), 0.0))
         for offset in range(last_index - cohort + 1):
-            count = int(active.get((cohort, offset), 0))
-            money = float(revenue.get((cohort, offset), 0.0)) if metric == "revenue" else None
+            count = int(counts.active.get((cohort, offset), 0))
+            money = None
             if metric == "revenue":
-                value = 100.0 * money / base if base > 0 and money is not None else None
+                money = float(counts.revenue.get((cohort, offset), 0.0))
+                value = 100.0 * money / base if base > 0 else None
             else:
                 value = 100.0 * count / size
             cells.append(
@@ -310,10 +429,10 @@ def _cells(
                     active=count,
                     revenue=money,
                     value=value,
-                    complete=bool(bounds[cohort + offset + 1] <= horizon),
+                    complete=bool(bounds[cohort + offset + 1] <= calendar.horizon),
                 )
             )
-    return cells, as_of, ignored
+    return cells, calendar.as_of, counts.ignored
 
 
 def _activity(

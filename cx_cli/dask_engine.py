@@ -5,11 +5,14 @@ same KPI definitions as in the pandas engine; Dask adds the partitions' sums pai
 order, so the figures equal the pandas engine's. What is not a sum is made one first, exactly
 as the pandas engine does it over one stream:
 - line items are folded into orders per file on the workers; the folded files are merged in
-  file order (an order may straddle two files) and tallied on the client;
+  file order (an order may straddle two files) on a worker and tallied there;
 - repeated ids (`dedupe:`) are found in a first pass that collects each file's ids, so each
   file then drops the ids an earlier file had;
-- whole-row KPIs (per-customer histories, medians) get the columns they read back on the
-  client (their fields and group keys, see `analysis.scan`), not yet aggregated per customer.
+- whole-rows KPIs (per-customer histories, medians) and cohorts are aggregated per unit on the
+  workers: each file's kept rows are hashed by the unit (`Kpi.unit_of`: a customer, a session)
+  into buckets, each bucket holding every row of its units in file order, and each bucket is
+  tallied with the facts of all rows (`Kpi.span`); the buckets' sums are added on a worker.
+  The client gets back sums per group, never rows.
 Files are the unit of parallelism: split a big export into several files (or Parquet parts)
 to spread it over a cluster. Paths may be fsspec URLs (s3://, gs://, abfs://, memory://, ...),
 which the workers open themselves.
@@ -23,7 +26,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cx_cli.errors import UsageError
 
@@ -39,6 +42,7 @@ LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
 ENGINES = ("pandas", "dask")
 
 Compute = Callable[..., tuple[Any, ...]]
+T = TypeVar("T")
 
 
 def check_engine(engine: str) -> None:
@@ -157,7 +161,6 @@ def _whole_tallies(
     from dask import delayed
 
     from cx_cli.analysis import finish_tallies
-    from cx_cli.kpis.base import EVERY_ROW
 
     spans = delayed(_add_span_maps)([delayed(_file_spans)(rows, whole, kind) for rows in kept])
     by_unit: dict[str | None, list[tuple[int, KpiChoice]]] = {}
@@ -165,45 +168,62 @@ def _whole_tallies(
         by_unit.setdefault(c.definition.unit_of(c.options, kind), []).append((i, c))
     finished = []
     for unit, mine in by_unit.items():
-        if unit == EVERY_ROW:
-            splits = [[rows] for rows in kept]
-        elif unit is None:
-            splits = [kept]
-        else:
-            pieces = [delayed(_buckets, nout=buckets)(rows, unit, buckets) for rows in kept]
-            splits = [[piece[b] for piece in pieces] for b in range(buckets)]
+        splits = _splits(kept, unit, buckets)
         parts = [delayed(_tally_split)(split, kind, mine, settings, spans) for split in splits]
         add = functools.partial(_add_tallies, whole=mine, settings=settings)
         finished.append(delayed(finish_tallies)(_pairwise(parts, add), mine))
     return finished
 
 
-def read_rows(reader: SourceReader, compute: Compute) -> pd.DataFrame:
-    """Every row the source keeps (orders folded), read file by file as Dask tasks: the rows
-    the pandas engine's `staged` gives, for whole-source views such as cohorts."""
-    if reader.folds_orders:
-        return _read_files(reader, compute, _file_orders, _add_orders)  # type: ignore[no-any-return]
-    return _read_files(reader, compute, _file_rows, _add_rows)  # type: ignore[no-any-return]
-
-
-def _read_files(
+def split_tally(
     reader: SourceReader,
     compute: Compute,
-    task: Callable[..., tuple[Any, SourceReader]],
-    combine: Callable[[Any, Any], Any],
-    *args: Any,
-) -> Any:
-    """`task(reader, path, *args, ids)` on every file as Dask tasks, results combined pairwise
-    in file order; the source's row accounting is added up and checked as one."""
+    unit: str,
+    span: Callable[[pd.DataFrame | None], Any],
+    tally: Callable[..., T],
+    add: Callable[[T, T], T],
+) -> tuple[Any, T]:
+    """A per-unit aggregation of every row the source keeps (orders folded), on the workers:
+    `tally(rows, span=...)` on each bucket of whole units (`unit`: a customer), with the
+    `span` of all rows (`add_spans`), the buckets' results combined by `add`. Only the span
+    and the combined result reach the client. Cohorts are built so."""
     from dask import delayed
+
+    from cx_cli.analysis import add_spans
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths, compute)
-    parts = [delayed(task)(reader, path, *args, ids) for path, ids in zip(paths, seen, strict=True)]
-    (result, accounting) = compute(_pairwise(parts, combine))[0]
-    reader.absorb(accounting)
+    if reader.folds_orders:
+        files = [delayed(_file_orders)(reader, p, ids) for p, ids in zip(paths, seen, strict=True)]
+        read = [_pairwise(files, _add_orders)]
+    else:
+        read = [delayed(_file_rows)(reader, p, ids) for p, ids in zip(paths, seen, strict=True)]
+    accounting = _pairwise([delayed(_reader_of)(r) for r in read], _add_accounting)
+    rows = [delayed(_rows_of)(r) for r in read]
+    spans = delayed(add_spans)([delayed(span)(r) for r in rows])
+    tallies = [
+        delayed(_tally_joined)(split, tally, spans) for split in _splits(rows, unit, len(paths))
+    ]
+    all_rows, total, account = compute(spans, _pairwise(tallies, add), accounting)
+    reader.absorb(account)
     reader.finish()
-    return result
+    return all_rows, total
+
+
+def _splits(rows: Sequence[Any], unit: str | None, count: int) -> list[list[Any]]:
+    """Files' rows (Dask tasks) regrouped into splits of whole units, each a list of pieces in
+    file order: `count` hash buckets of `unit`; a file per split for EVERY_ROW; one split of
+    everything for None (rows that cannot be split)."""
+    from dask import delayed
+
+    from cx_cli.kpis.base import EVERY_ROW
+
+    if unit == EVERY_ROW:
+        return [[r] for r in rows]
+    if unit is None:
+        return [list(rows)]
+    pieces = [delayed(_buckets, nout=count)(r, unit, count) for r in rows]
+    return [[piece[b] for piece in pieces] for b in range(count)]
 
 
 def _files(reader: SourceReader) -> list[str]:
@@ -314,14 +334,6 @@ def _add_scans(a: tuple[Scan, SourceReader], b: tuple[Scan, SourceReader]) -> An
     return Scan(sums, first.kept + second.kept), first_reader
 
 
-def _add_rows(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
-    import pandas as pd
-
-    (first, first_reader), (second, second_reader) = a, b
-    first_reader.absorb(second_reader)
-    return pd.concat([f for f in (first, second) if len(f.columns)]), first_reader
-
-
 def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
     from cx_cli.stages import merge_orders
 
@@ -383,6 +395,31 @@ def _buckets(rows: pd.DataFrame | None, unit: str, count: int) -> list[pd.DataFr
     return [rows[bucket == b] for b in range(count)]
 
 
+def _joined(split: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:
+    """A split's pieces as one frame, in file order (None when every piece is)."""
+    import pandas as pd
+
+    frames = [f for f in split if f is not None]
+    return pd.concat(frames) if frames else None
+
+
+def _tally_joined(split: Sequence[pd.DataFrame | None], tally: Callable[..., T], span: Any) -> T:
+    return tally(_joined(split), span=span)
+
+
+def _reader_of(read: tuple[Any, SourceReader]) -> SourceReader:
+    return read[1]
+
+
+def _rows_of(read: tuple[pd.DataFrame, SourceReader]) -> pd.DataFrame | None:
+    return read[0] if len(read[0].columns) else None
+
+
+def _add_accounting(a: SourceReader, b: SourceReader) -> SourceReader:
+    a.absorb(b)
+    return a
+
+
 def _tally_split(
     split: Sequence[pd.DataFrame | None],
     kind: str,
@@ -391,13 +428,9 @@ def _tally_split(
     spans: dict[int, Any],
 ) -> Any:
     """Whole-rows tallies of one split of the rows (its pieces in file order)."""
-    import pandas as pd
-
     from cx_cli.analysis import tally_whole_rows
 
-    frames = [f for f in split if f is not None]
-    rows = pd.concat(frames) if frames else None
-    return tally_whole_rows(rows, kind, whole, settings, spans)
+    return tally_whole_rows(_joined(split), kind, whole, settings, spans)
 
 
 def _add_tallies(a: Any, b: Any, whole: Sequence[tuple[int, KpiChoice]], settings: Settings) -> Any:

@@ -627,3 +627,58 @@ def test_cohort_command_takes_the_dask_engine(split_config: Path) -> None:
     got = runner.invoke(app, [*args, "--engine", "dask", "--scheduler", "synchronous"])
     assert got.exit_code == want.exit_code == 0, got.output
     assert json.loads(got.stdout)["cells"] == json.loads(want.stdout)["cells"]
+
+
+# -- what reaches the client ---------------------------------------------------------------------
+
+GROUP_KEYS = ("_all", "_period", "seg:", "cohort", "offset")
+
+
+def frames_in(value: Any) -> Iterator[Any]:
+    """Every DataFrame or Series inside what a `dask.compute` returned."""
+    import dataclasses
+
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame | pd.Series):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from frames_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from frames_in(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from frames_in(getattr(value, field.name))
+
+
+@pytest.mark.parametrize("command", ["report", "cohort"])
+def test_only_sums_per_group_reach_the_client(
+    split_config: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Per-customer KPIs and cohorts are aggregated on the workers: every table the client
+    gets back is indexed by group keys (or cohort and offset), never a frame of rows."""
+    import dask
+
+    from cx_cli.cohort import cohort_matrix
+
+    returned: list[Any] = []
+    compute = dask.compute
+
+    def recorded(*graphs: Any, **options: Any) -> Any:
+        returned.append(done := compute(*graphs, **options))
+        return done
+
+    monkeypatch.setattr(dask, "compute", recorded)
+    config = load_config(split_config)
+    if command == "report":
+        run(config, engine="dask", scheduler="synchronous")
+    else:
+        for source in ("orders", "subscriptions"):
+            cohort_matrix(config, source, engine="dask", scheduler="synchronous")
+    tables = list(frames_in(returned))
+    assert tables
+    for table in tables:
+        names = [str(n) for n in table.index.names]
+        assert all(n.startswith(GROUP_KEYS) for n in names), (names, table.head())

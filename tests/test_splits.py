@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,14 @@ from cx_cli.analysis import (
     staged,
     tally_whole_rows,
     whole_rows_kpis,
+)
+from cx_cli.cohort import (
+    METRICS,
+    _cells,
+    add_counts,
+    cohort_counts,
+    cohort_span,
+    matrix_cells,
 )
 from cx_cli.config import leaves, load_config
 from cx_cli.kpis.base import EVERY_ROW
@@ -220,3 +229,40 @@ def test_orders_split_by_customer_at_random_add_up(
 
     got, want = tallies(path, "orders", 3, bucket_of, period=period, by=by, since=since_day)
     assert_same_tables(got, want)
+
+
+# -- cohorts -----------------------------------------------------------------------------------
+
+
+@given(
+    orders=orders_strategy,
+    buckets=st.dictionaries(st.sampled_from(CUSTOMERS), st.integers(0, 2)),
+    period=st.sampled_from(["week", "month"]),
+    metric=st.sampled_from(METRICS),
+    since=st.sampled_from([None, dt.date(2025, 2, 1)]),
+)
+@settings(max_examples=40, deadline=None)
+def test_cohort_counts_of_customers_split_at_random_add_up(
+    orders: Sequence[tuple[Any, ...]],
+    buckets: dict[Any, int],
+    period: str,
+    metric: str,
+    since: dt.date | None,
+) -> None:
+    """Cohort counts of disjoint sets of customers, on the calendar of all rows, add up to
+    the matrix of all rows: how the Dask engine builds cohorts on its workers."""
+    rows = pd.DataFrame(
+        {
+            "customer_id": pd.Series([c for c, _, _, _ in orders], dtype="string"),
+            "ordered_at": pd.to_datetime([DAY0 + dt.timedelta(days=d) for _, d, _, _ in orders]),
+            "amount": [a for _, _, _, a in orders],
+        }
+    )
+    want = _cells(rows, "orders", metric, period, since, None)
+    labels = rows["customer_id"].map(lambda c: buckets.get(None if pd.isna(c) else c, 0))
+    splits = [rows[(labels == b).to_numpy()] for b in range(3)]
+    span = add_spans(cohort_span(split, "orders") for split in splits)
+    counts = [cohort_counts(split, "orders", period, since, None, span) for split in splits]
+    counts.insert(1, cohort_counts(None, "orders", period, since, None, span))  # a file w/o rows
+    total = functools.reduce(add_counts, counts)
+    assert matrix_cells(total, metric, period, since, None, span) == want
