@@ -69,6 +69,7 @@ EXTRA_KPIS: list[dict[str, Any]] = [
     {"kpi": "conversion_rate", "label": "conversion_users", "denominator": "users"},
 ]
 
+SOURCES = ("orders", "subscriptions", "surveys", "tickets", "web")
 Tables = dict[int, dict[GroupSet, pd.DataFrame]]
 Bucket = Callable[[Any], int]
 
@@ -134,9 +135,13 @@ def example_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_config(tmp_path_factory.mktemp("splits"), document)
 
 
-@pytest.mark.parametrize("source", ["orders", "subscriptions", "surveys", "tickets", "web"])
 @pytest.mark.parametrize(
-    ("period", "by"), [("none", ()), ("month", ("channel",)), ("week", ())], ids=str
+    ("source", "period", "by"),
+    [
+        *((s, p, b) for s in SOURCES for p, b in (("none", ()), ("month", ("channel",)))),
+        ("orders", "week", ()),
+    ],
+    ids=str,
 )
 def test_random_splits_of_the_units_add_up_to_one_tally(
     example_config: Path, source: str, period: str, by: tuple[str, ...]
@@ -155,13 +160,10 @@ def test_random_splits_of_the_units_add_up_to_one_tally(
 
 DAY0 = dt.date(2025, 1, 1)
 CUSTOMERS = ["c1", "c2", "c3", "c4", "c5", None]
-ORDER_KPIS: list[Any] = [
+ORDER_KPIS: list[Any] = [  # the calendar units and windows a bucket could get wrong
     "repeat_rate",
-    "mau",
     "wau",
     "dau",
-    {"kpi": "mau", "label": "mau_rolling", "variant": "rolling_30d"},
-    {"kpi": "churn", "inactive_days": 30},
     {"kpi": "retention", "inactive_days": 30},
     {"kpi": "clv", "method": "purchase", "inactive_days": 30},
     {"kpi": "clv", "label": "clv_hist", "method": "historical"},
@@ -186,7 +188,7 @@ orders_strategy = st.lists(
     since=st.sampled_from([None, "2025-02-01"]),
 )
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_orders_split_by_customer_at_random_add_up(
     tmp_path: Path,
