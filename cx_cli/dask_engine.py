@@ -6,8 +6,8 @@ order, so the figures equal the pandas engine's. What is not a sum is made one f
 as the pandas engine does it over one stream:
 - line items are folded into orders per file on the workers; the folded files are merged in
   file order (an order may straddle two files) on a worker and tallied there;
-- repeated ids (`dedupe:`) are found in a first pass that collects each file's ids, so each
-  file then drops the ids an earlier file had;
+- repeated ids (`dedupe:`) are found in a first pass that collects each file's ids (in one
+  task), so each file then drops the ids an earlier file had;
 - whole-rows KPIs (per-customer histories, medians) and cohorts are aggregated per unit on the
   workers: each file's kept rows are hashed by the unit (`Kpi.unit_of`: a customer, a session)
   into buckets, each bucket holding every row of its units in file order, and each bucket is
@@ -117,7 +117,7 @@ def tally_source(
     from cx_cli.analysis import roll_up, whole_rows_kpis
 
     paths = _files(reader)
-    seen = _seen_ids(reader, paths, compute)
+    seen = _seen_ids(reader, paths)
     if reader.folds_orders:
         files = [
             delayed(_file_orders)(reader, path, ids) for path, ids in zip(paths, seen, strict=True)
@@ -192,7 +192,7 @@ def split_tally(
     from cx_cli.analysis import add_spans
 
     paths = _files(reader)
-    seen = _seen_ids(reader, paths, compute)
+    seen = _seen_ids(reader, paths)
     if reader.folds_orders:
         files = [delayed(_file_orders)(reader, p, ids) for p, ids in zip(paths, seen, strict=True)]
         read = [_pairwise(files, _add_orders)]
@@ -238,14 +238,15 @@ def _files(reader: SourceReader) -> list[str]:
     return paths
 
 
-def _seen_ids(reader: SourceReader, paths: Sequence[str], compute: Compute) -> list[set[str]]:
-    """Per file, the ids an earlier file already had (empty sets without `dedupe:`)."""
+def _seen_ids(reader: SourceReader, paths: Sequence[str]) -> list[Any]:
+    """Per file, the ids an earlier file already had (empty sets without `dedupe:`): Dask
+    tasks, so the ids are gathered on a worker, not on the client."""
     from dask import delayed
 
     if not reader.spec.dedupe:
         return [set() for _ in paths]
-    (ids,) = compute([delayed(_file_ids)(reader, path) for path in paths])
-    return _earlier_ids(ids)
+    ids = [delayed(_file_ids)(reader, path) for path in paths]
+    return list(delayed(_earlier_ids, nout=len(paths))(ids))
 
 
 def _file_reader(reader: SourceReader, ids: set[str] | None = None) -> SourceReader:

@@ -634,31 +634,32 @@ def test_cohort_command_takes_the_dask_engine(split_config: Path) -> None:
 GROUP_KEYS = ("_all", "_period", "seg:", "cohort", "offset")
 
 
-def frames_in(value: Any) -> Iterator[Any]:
-    """Every DataFrame or Series inside what a `dask.compute` returned."""
+def collections_in(value: Any) -> Iterator[Any]:
+    """Every DataFrame, Series and set inside what a `dask.compute` returned."""
     import dataclasses
 
     import pandas as pd
 
-    if isinstance(value, pd.DataFrame | pd.Series):
+    if isinstance(value, pd.DataFrame | pd.Series | set):
         yield value
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from frames_in(item)
+            yield from collections_in(item)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from frames_in(item)
+            yield from collections_in(item)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
-            yield from frames_in(getattr(value, field.name))
+            yield from collections_in(getattr(value, field.name))
 
 
 @pytest.mark.parametrize("command", ["report", "cohort"])
 def test_only_sums_per_group_reach_the_client(
     split_config: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    """Per-customer KPIs and cohorts are aggregated on the workers: every table the client
-    gets back is indexed by group keys (or cohort and offset), never a frame of rows."""
+    """Per-customer KPIs, cohorts and `dedupe:` work on the workers: every table the client
+    gets back is indexed by group keys (or cohort and offset), never a frame of rows, and no
+    set of ids comes back."""
     import dask
 
     from cx_cli.cohort import cohort_matrix
@@ -677,7 +678,9 @@ def test_only_sums_per_group_reach_the_client(
     else:
         for source in ("orders", "subscriptions"):
             cohort_matrix(config, source, engine="dask", scheduler="synchronous")
-    tables = list(frames_in(returned))
+    found = list(collections_in(returned))
+    assert not [ids for ids in found if isinstance(ids, set) and ids]  # dedupe: ids stay too
+    tables = [table for table in found if not isinstance(table, set)]
     assert tables
     for table in tables:
         names = [str(n) for n in table.index.names]
