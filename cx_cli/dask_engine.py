@@ -332,7 +332,7 @@ def _add_scans(a: tuple[Scan, SourceReader], b: tuple[Scan, SourceReader]) -> An
     levels = levels or (second.sums.index.names if second.sums is not None else [])
     sums = merge_sums([first.sums, second.sums], list(levels))
     first_reader.absorb(second_reader)
-    return Scan(sums, first.kept + second.kept), first_reader
+    return Scan(sums, []), first_reader  # kept rows stay on the workers (`_whole_tallies`)
 
 
 def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
@@ -390,8 +390,8 @@ def _buckets(rows: pd.DataFrame | None, unit: str, count: int) -> list[pd.DataFr
     bucket, whichever file they come from (rows without a unit, in one bucket too)."""
     import pandas as pd
 
-    if rows is None:
-        return [None] * count
+    if rows is None or count == 1:
+        return [rows] * count
     bucket = pd.util.hash_pandas_object(rows[unit], index=False).to_numpy() % count
     return [rows[bucket == b] for b in range(count)]
 
