@@ -348,7 +348,7 @@ def whole_rows_kpis(choices: Sequence[KpiChoice]) -> list[tuple[int, KpiChoice]]
     return [(i, c) for i, c in enumerate(choices) if c.definition.needs_all_rows(c.options)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tallied:
     """A whole-rows KPI's tally of (a split of) its rows for one group set: the summed
     statistics, and the observations whose median and p90 are taken once every split is in."""
@@ -365,11 +365,11 @@ def tally_whole_rows(
     kind: str,
     whole: Sequence[tuple[int, KpiChoice]],
     settings: Settings,
-    spans: Mapping[int, tuple[Any, Any] | None] | None = None,
+    extents: Mapping[int, tuple[Any, Any] | None] | None = None,
 ) -> Tallies:
     """Each whole-rows KPI tallied per group set from `rows`: all of a source's kept rows, or
-    a split of them holding whole units (`Kpi.unit_of`), with `spans` (by KPI position) the
-    facts about all rows that a split cannot see (`Kpi.span`)."""
+    a split of them holding whole units (`Kpi.unit_of`), with `extents` (by KPI position) the
+    facts about all rows that a split cannot see (`Kpi.extent`)."""
     if rows is not None:
         rows = _coded_ids(rows)
     ctx = Context(kind, settings.period, settings.since, settings.until)
@@ -379,23 +379,23 @@ def tally_whole_rows(
     out: Tallies = {}
     for i, c in whole:
         mine = rows if c.definition.needs_history(c.options) else windowed
-        own = dataclasses.replace(ctx, span=(spans or {}).get(i))
+        own = dataclasses.replace(ctx, extent=(extents or {}).get(i))
         out[i] = {s: _tally_whole(mine, c, _keys(s), own) for s in group_sets(settings)}
     return out
 
 
-def span_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[Any, Any] | None:
-    """The KPI's `span` of (a split of) the kept rows, history included as `prepare` sees it."""
+def extent_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[Any, Any] | None:
+    """The KPI's `extent` of (a split of) the kept rows, history included as `prepare` sees it."""
     if rows is None:
         return None
     if IN_WINDOW in rows and not choice.definition.needs_history(choice.options):
         rows = rows[rows[IN_WINDOW]]
-    return choice.definition.span(rows, choice.options, kind)
+    return choice.definition.extent(rows, choice.options, kind)
 
 
-def add_spans(spans: Iterable[tuple[Any, Any] | None]) -> tuple[Any, Any] | None:
-    """Splits' spans as one: the earliest first and the latest last (an end may be None)."""
-    found = [s for s in spans if s is not None]
+def add_extents(extents: Iterable[tuple[Any, Any] | None]) -> tuple[Any, Any] | None:
+    """Splits' extents as one: the earliest first and the latest last (an end may be None)."""
+    found = [s for s in extents if s is not None]
     firsts = [s[0] for s in found if s[0] is not None]
     lasts = [s[1] for s in found if s[1] is not None]
     if not firsts and not lasts:

@@ -151,17 +151,17 @@ def cohort_matrix(
         from cx_cli import dask_engine
 
         with dask_engine.connected(scheduler) as compute:
-            span, counts = dask_engine.split_tally(
+            extent, counts = dask_engine.split_tally(
                 reader,
                 compute,
                 "customer_id",
-                functools.partial(cohort_span, kind=kind),
+                functools.partial(cohort_extent, kind=kind),
                 functools.partial(
                     cohort_counts, kind=kind, period=period, since=since, until=until
                 ),
                 add_counts,
             )
-        cells, as_of, ignored = matrix_cells(counts, metric, period, since, until, span)
+        cells, as_of, ignored = matrix_cells(counts, metric, period, since, until, extent)
     return Cohorts(
         source=name,
         kind=spec.kind,
@@ -248,49 +248,52 @@ def _cells(
     until: dt.date | None,
 ) -> tuple[list[CohortCell], str | None, int]:
     """The cells, the last day covered and the number of rows left out."""
-    span = cohort_span(rows, kind)
-    counts = cohort_counts(rows, kind, period, since, until, span)
-    return matrix_cells(counts, metric, period, since, until, span)
+    extent = cohort_extent(rows, kind)
+    counts = cohort_counts(rows, extent, kind, period, since, until)
+    return matrix_cells(counts, metric, period, since, until, extent)
 
 
 @dataclass(frozen=True)
 class Calendar:
     """The cohorts' periods: from --since (else the first date in the data) to the horizon,
     the day after the last date in the data (or --until), which a period must reach to be
-    complete."""
+    complete. A cohort's customers first bought on or after `low` (--since itself, which
+    may fall inside the first period)."""
 
     starts: list[pd.Timestamp]
     bounds: np.ndarray  # each period's start, then the end of the last (ns)
+    low: int
     horizon: int
     as_of: str  # the last day covered
 
     @classmethod
     def of(
-        cls, span: tuple[int, int], period: str, since: dt.date | None, until: dt.date | None
-    ) -> Calendar | None:
+        cls, extent: tuple[int, int], period: str, since: dt.date | None, until: dt.date | None
+    ) -> Calendar:
+        """The calendar of data running over `extent` (its first and last dates, in ns)."""
         import numpy as np
         import pandas as pd
 
         from cx_cli.periods import next_start, period_starts
 
-        first, last = span
+        first, last = extent
         horizon = (last // DAY_NS + 1) * DAY_NS
         if until:
             horizon = min(horizon, _midnight_ns(until + dt.timedelta(days=1)))
         as_of = (dt.date(1970, 1, 1) + dt.timedelta(days=horizon // DAY_NS - 1)).isoformat()
         low = _midnight_ns(since) if since else first
         if low >= horizon:
-            return cls([], np.zeros(1, dtype="int64"), horizon, as_of)
+            return cls([], np.zeros(1, dtype="int64"), low, horizon, as_of)
         starts = period_starts(pd.Timestamp(low), pd.Timestamp(horizon - 1), period)
         bounds = np.array(
             [int(s.as_unit("ns").value) for s in starts]
             + [int(next_start(starts[-1], period).as_unit("ns").value)],
             dtype="int64",
         )
-        return cls(starts, bounds, horizon, as_of)
+        return cls(starts, bounds, low, horizon, as_of)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CohortCounts:
     """Additive counts behind the matrix, per cohort (an index into `Calendar.starts`) and
     offset: customers in each cohort, those active and their revenue. Counts of disjoint sets
@@ -324,7 +327,7 @@ def _valid(rows: pd.DataFrame, kind: str) -> tuple[Any, np.ndarray, np.ndarray, 
     return customers, start[valid], end[valid], values[valid], int((~valid).sum())
 
 
-def cohort_span(rows: pd.DataFrame | None, kind: str) -> tuple[int, int] | None:
+def cohort_extent(rows: pd.DataFrame | None, kind: str) -> tuple[int, int] | None:
     """The first date of the rows that count and the last (a start, or a subscription's end),
     in ns; None without such rows."""
     if rows is None:
@@ -338,14 +341,14 @@ def cohort_span(rows: pd.DataFrame | None, kind: str) -> tuple[int, int] | None:
 
 def cohort_counts(
     rows: pd.DataFrame | None,
+    extent: tuple[int, int] | None,
     kind: str,
     period: str,
     since: dt.date | None,
     until: dt.date | None,
-    span: tuple[int, int] | None,
 ) -> CohortCounts:
-    """The counts of `rows` (every row of each of their customers), on the calendar of `span`,
-    the span of all rows."""
+    """The counts of `rows` (every row of each of their customers), on the calendar of
+    `extent`, the first and last dates of all rows (`cohort_extent`)."""
     import numpy as np
     import pandas as pd
 
@@ -353,13 +356,13 @@ def cohort_counts(
     if rows is None:
         return CohortCounts(np.zeros(0, dtype="int64"), empty, empty, 0)
     customers, start, end, values, ignored = _valid(rows, kind)
-    calendar = Calendar.of(span, period, since, until) if span else None
+    calendar = Calendar.of(extent, period, since, until) if extent else None
     if calendar is None or not calendar.starts:
         return CohortCounts(np.zeros(0, dtype="int64"), empty, empty, ignored)
     codes, uniques = pd.factorize(pd.Series(customers), sort=False)
     first = np.full(len(uniques), np.iinfo("int64").max)
     np.minimum.at(first, codes, start)
-    members = (first >= calendar.bounds[0]) & (first < calendar.horizon)
+    members = (first >= calendar.low) & (first < calendar.horizon)
     cohort_of = np.searchsorted(calendar.bounds, first, side="right") - 1  # per customer
     activity = _activity(kind, codes, start, end, values, calendar.bounds, calendar.horizon)
     activity = activity[members[activity["unit"]]]
@@ -375,20 +378,24 @@ def cohort_counts(
 
 
 def add_counts(a: CohortCounts, b: CohortCounts) -> CohortCounts:
-    """The counts of two disjoint sets of customers (on the same calendar)."""
+    """The counts of two disjoint sets of customers (on the same calendar); a set without
+    counts (no rows, or none on the calendar) has empty ones, which stand for zeros."""
+    sizes = (
+        a.sizes + b.sizes if len(a.sizes) and len(b.sizes) else a.sizes if len(a.sizes) else b.sizes
+    )
     return CohortCounts(
-        _added(a.sizes, b.sizes),
+        sizes,
         _added(a.active, b.active),
         _added(a.revenue, b.revenue),
         a.ignored + b.ignored,
     )
 
 
-def _added(a: Any, b: Any) -> Any:
-    """Two arrays (or series) added, one without counts (empty) standing for zeros."""
+def _added(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Two series of counts per (cohort, offset) added; an empty one stands for zeros."""
     if not len(a) or not len(b):
         return a if len(a) else b
-    return a.add(b, fill_value=0.0) if hasattr(a, "add") else a + b  # a Series, or sizes
+    return a.add(b, fill_value=0.0)
 
 
 def matrix_cells(
@@ -397,16 +404,16 @@ def matrix_cells(
     period: str,
     since: dt.date | None,
     until: dt.date | None,
-    span: tuple[int, int] | None,
+    extent: tuple[int, int] | None,
 ) -> tuple[list[CohortCell], str | None, int]:
     """The cells from the counts of every customer, the last day covered, rows left out."""
     import numpy as np
 
     from cx_cli.periods import period_label
 
-    calendar = Calendar.of(span, period, since, until) if span else None
-    if calendar is None:
+    if extent is None:
         return [], None, counts.ignored
+    calendar = Calendar.of(extent, period, since, until)
     sizes, starts, bounds = counts.sizes, calendar.starts, calendar.bounds
     last_index = len(starts) - 1
     cells = []

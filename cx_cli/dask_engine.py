@@ -11,8 +11,9 @@ as the pandas engine does it over one stream:
 - whole-rows KPIs (per-customer histories, medians) and cohorts are aggregated per unit on the
   workers: each file's kept rows are hashed by the unit (`Kpi.unit_of`: a customer, a session)
   into buckets, each bucket holding every row of its units in file order, and each bucket is
-  tallied with the facts of all rows (`Kpi.span`); the buckets' sums are added on a worker.
-  The client gets back sums per group, never rows.
+  tallied with the facts of all rows (`Kpi.extent`); the buckets' sums are added on a worker.
+  The client gets back sums per group, never rows. A KPI whose rows cannot be split (rolling
+  windows) gets them all in one task.
 Files are the unit of parallelism: split a big export into several files (or Parquet parts)
 to spread it over a cluster. Paths may be fsspec URLs (s3://, gs://, abfs://, memory://, ...),
 which the workers open themselves.
@@ -21,6 +22,7 @@ which the workers open themselves.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import logging
@@ -29,15 +31,20 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cx_cli.errors import UsageError
+from cx_cli.kpis.base import Context
 
 if TYPE_CHECKING:
     import pandas as pd
+    from dask.delayed import Delayed
 
-    from cx_cli.analysis import GroupSet, Scan, Settings
+    from cx_cli.analysis import GroupSet, Scan, Settings, Tallies
     from cx_cli.config import KpiChoice
     from cx_cli.sources import SourceReader
 
 INSTALL = "pip install 'cxkpi[dask]'"
+# Most hash buckets a source's rows are regrouped into for per-customer figures (any count is
+# exact; more buckets spread wider, but every file sends a piece to every bucket).
+MAX_BUCKETS = 32
 LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
 ENGINES = ("pandas", "dask")
 
@@ -131,7 +138,8 @@ def tally_source(
     totals = _pairwise([delayed(_sums_only)(found) for found in scans], _add_scans)
     whole = whole_rows_kpis(choices)
     kept = [delayed(_kept_rows)(found) for found in scans]
-    finished = _whole_tallies(kept, reader.spec.kind, whole, settings, len(paths)) if whole else []
+    ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
+    finished = _whole_tallies(kept, ctx, whole, settings, _bucket_count(paths)) if whole else []
     (found, accounting), tallied = compute(totals, finished)
     reader.absorb(accounting)
     reader.finish()
@@ -142,34 +150,35 @@ def tally_source(
 
 
 def _whole_tallies(
-    kept: list[Any],
-    kind: str,
+    kept: list[Delayed],
+    ctx: Context,
     whole: Sequence[tuple[int, KpiChoice]],
     settings: Settings,
     buckets: int,
-) -> list[Any]:
+) -> list[Delayed]:
     """The whole-rows KPIs' finished sums as Dask tasks, one per way of splitting the rows.
 
     Each file's kept rows are hashed by the KPIs' unit (`Kpi.unit_of`: a customer, a
-    session) into as many buckets as there are files, so one bucket holds every row of its
-    units, in file order; each bucket is tallied on a worker with the span of all rows
-    (`Kpi.span`), and the buckets' tallies are added up there too. Rows that are their own
-    units are tallied per file; a KPI whose rows cannot be split gets all of them in one
-    task. Hash buckets are Dask's own task-based shuffle written as tasks: it keeps file
-    order within a unit without a sort, and needs no schema shared by all files.
+    session) into `buckets`, so one bucket holds every row of its units, in file order; each
+    bucket is tallied on a worker with the extent of all rows (`Kpi.extent`), and the
+    buckets' tallies are added up there too. Rows that are their own units are tallied per
+    file; a KPI whose rows cannot be split gets all of them in one task. Hash buckets are
+    Dask's own task-based shuffle written as tasks: they keep file order within a unit
+    without a sort, and need no schema shared by all files.
     """
     from dask import delayed
 
     from cx_cli.analysis import finish_tallies
 
-    spans = delayed(_add_span_maps)([delayed(_file_spans)(rows, whole, kind) for rows in kept])
+    kind = ctx.kind
+    extents = delayed(_add_extent_maps)([delayed(_file_extents)(r, whole, kind) for r in kept])
     by_unit: dict[str | None, list[tuple[int, KpiChoice]]] = {}
     for i, c in whole:
-        by_unit.setdefault(c.definition.unit_of(c.options, kind), []).append((i, c))
+        by_unit.setdefault(c.definition.unit_of(c.options, ctx), []).append((i, c))
     finished = []
     for unit, mine in by_unit.items():
         splits = _splits(kept, unit, buckets)
-        parts = [delayed(_tally_split)(split, kind, mine, settings, spans) for split in splits]
+        parts = [delayed(_tally_split)(split, kind, mine, settings, extents) for split in splits]
         add = functools.partial(_add_tallies, whole=mine, settings=settings)
         finished.append(delayed(finish_tallies)(_pairwise(parts, add), mine))
     return finished
@@ -179,17 +188,19 @@ def split_tally(
     reader: SourceReader,
     compute: Compute,
     unit: str,
-    span: Callable[[pd.DataFrame | None], Any],
-    tally: Callable[..., T],
+    extent_of: Callable[[pd.DataFrame | None], Any],
+    tally: Callable[[pd.DataFrame | None, Any], T],
     add: Callable[[T, T], T],
 ) -> tuple[Any, T]:
-    """A per-unit aggregation of every row the source keeps (orders folded), on the workers:
-    `tally(rows, span=...)` on each bucket of whole units (`unit`: a customer), with the
-    `span` of all rows (`add_spans`), the buckets' results combined by `add`. Only the span
-    and the combined result reach the client. Cohorts are built so."""
+    """A per-unit aggregation of every row the source keeps (orders folded), on the workers.
+
+    `tally(rows, extent)` runs on each bucket of whole units (`unit`: a customer) with the
+    extent of all rows (`extent_of` per file, combined by `add_extents`), and the buckets'
+    results are combined by `add`. Only the extent and the combined result reach the client:
+    returned in that order. Cohorts are built so."""
     from dask import delayed
 
-    from cx_cli.analysis import add_spans
+    from cx_cli.analysis import add_extents
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths)
@@ -200,17 +211,22 @@ def split_tally(
         read = [delayed(_file_rows)(reader, p, ids) for p, ids in zip(paths, seen, strict=True)]
     accounting = _pairwise([delayed(_reader_of)(r) for r in read], _add_accounting)
     rows = [delayed(_rows_of)(r) for r in read]
-    spans = delayed(add_spans)([delayed(span)(r) for r in rows])
-    tallies = [
-        delayed(_tally_joined)(split, tally, spans) for split in _splits(rows, unit, len(paths))
-    ]
-    all_rows, total, account = compute(spans, _pairwise(tallies, add), accounting)
+    extent = delayed(add_extents)([delayed(extent_of)(r) for r in rows])
+    splits = _splits(rows, unit, _bucket_count(paths))
+    tallies = [delayed(_tally_joined)(split, tally, extent) for split in splits]
+    found_extent, total, account = compute(extent, _pairwise(tallies, add), accounting)
     reader.absorb(account)
     reader.finish()
-    return all_rows, total
+    return found_extent, total
 
 
-def _splits(rows: Sequence[Any], unit: str | None, count: int) -> list[list[Any]]:
+def _bucket_count(paths: Sequence[str]) -> int:
+    """How many buckets a source's rows are hashed into: one per file, up to MAX_BUCKETS
+    (every file sends a piece to every bucket, so the tasks grow as files x buckets)."""
+    return max(1, min(len(paths), MAX_BUCKETS))
+
+
+def _splits(rows: Sequence[Delayed], unit: str | None, count: int) -> list[list[Delayed]]:
     """Files' rows (Dask tasks) regrouped into splits of whole units, each a list of pieces in
     file order: `count` hash buckets of `unit`; a file per split for EVERY_ROW; one split of
     everything for None (rows that cannot be split)."""
@@ -331,17 +347,17 @@ def _add_scans(a: tuple[Scan, SourceReader], b: tuple[Scan, SourceReader]) -> An
     levels = first.sums.index.names if first.sums is not None else None
     levels = levels or (second.sums.index.names if second.sums is not None else [])
     sums = merge_sums([first.sums, second.sums], list(levels))
-    first_reader.absorb(second_reader)
-    return Scan(sums, []), first_reader  # kept rows stay on the workers (`_whole_tallies`)
+    # kept rows stay on the workers (`_whole_tallies`)
+    return Scan(sums, []), _add_accounting(first_reader, second_reader)
 
 
 def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
     from cx_cli.stages import merge_orders
 
     (first, first_reader), (second, second_reader) = a, b
-    first_reader.absorb(second_reader)
     total = first_reader.spec.order_total
-    return merge_orders([f for f in (first, second) if len(f.columns)], total), first_reader
+    merged = merge_orders([f for f in (first, second) if len(f.columns)], total)
+    return merged, _add_accounting(first_reader, second_reader)
 
 
 def _orders_scan(
@@ -364,35 +380,39 @@ def _sums_only(found: tuple[Scan, SourceReader]) -> tuple[Scan, SourceReader]:
 
 
 def _kept_rows(found: tuple[Scan, SourceReader]) -> pd.DataFrame | None:
+    """The rows a file's scan kept for the whole-rows KPIs, as one frame."""
     import pandas as pd
 
     kept = found[0].kept
     return pd.concat(kept) if kept else None
 
 
-def _file_spans(
+def _file_extents(
     rows: pd.DataFrame | None, whole: Sequence[tuple[int, KpiChoice]], kind: str
 ) -> dict[int, Any]:
-    from cx_cli.analysis import span_of
+    """Per KPI position, the extent of one file's kept rows (`extent_of`)."""
+    from cx_cli.analysis import extent_of
 
-    return {i: span_of(rows, c, kind) for i, c in whole}
+    return {i: extent_of(rows, c, kind) for i, c in whole}
 
 
-def _add_span_maps(spans: Sequence[dict[int, Any]]) -> dict[int, Any]:
-    """Per KPI position, the span of all files (`add_spans`)."""
-    from cx_cli.analysis import add_spans
+def _add_extent_maps(extents: Sequence[dict[int, Any]]) -> dict[int, Any]:
+    """Per KPI position, the extent of all files (`add_extents`)."""
+    from cx_cli.analysis import add_extents
 
-    return {i: add_spans(s[i] for s in spans) for i in (spans[0] if spans else {})}
+    return {i: add_extents(e[i] for e in extents) for i in (extents[0] if extents else {})}
 
 
 def _buckets(rows: pd.DataFrame | None, unit: str, count: int) -> list[pd.DataFrame | None]:
     """The rows in `count` buckets by a hash of their unit: a unit's rows all land in one
-    bucket, whichever file they come from (rows without a unit, in one bucket too)."""
+    bucket, whichever file they come from (rows without a unit, in one bucket too). Units
+    are hashed as text, so that a file read with other column types cannot split one."""
     import pandas as pd
 
     if rows is None or count == 1:
         return [rows] * count
-    bucket = pd.util.hash_pandas_object(rows[unit], index=False).to_numpy() % count
+    units = rows[unit].astype("string")
+    bucket = pd.util.hash_pandas_object(units, index=False).to_numpy() % count
     return [rows[bucket == b] for b in range(count)]
 
 
@@ -404,21 +424,31 @@ def _joined(split: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:
     return pd.concat(frames) if frames else None
 
 
-def _tally_joined(split: Sequence[pd.DataFrame | None], tally: Callable[..., T], span: Any) -> T:
-    return tally(_joined(split), span=span)
+def _tally_joined(
+    split: Sequence[pd.DataFrame | None],
+    tally: Callable[[pd.DataFrame | None, Any], T],
+    extent: Any,
+) -> T:
+    """`tally` of a split's rows, given the extent of all rows."""
+    return tally(_joined(split), extent)
 
 
 def _reader_of(read: tuple[Any, SourceReader]) -> SourceReader:
+    """A file task's reader: its row accounting."""
     return read[1]
 
 
 def _rows_of(read: tuple[pd.DataFrame, SourceReader]) -> pd.DataFrame | None:
+    """A file task's rows (None for a file without any)."""
     return read[0] if len(read[0].columns) else None
 
 
 def _add_accounting(a: SourceReader, b: SourceReader) -> SourceReader:
-    a.absorb(b)
-    return a
+    """Two readers' row accounting as a new reader: a task's inputs are left as they were,
+    as Dask expects (a result may be read again, or a task run again)."""
+    added = copy.deepcopy(a)
+    added.absorb(b)
+    return added
 
 
 def _tally_split(
@@ -426,15 +456,18 @@ def _tally_split(
     kind: str,
     whole: Sequence[tuple[int, KpiChoice]],
     settings: Settings,
-    spans: dict[int, Any],
-) -> Any:
+    extents: dict[int, Any],
+) -> Tallies:
     """Whole-rows tallies of one split of the rows (its pieces in file order)."""
     from cx_cli.analysis import tally_whole_rows
 
-    return tally_whole_rows(_joined(split), kind, whole, settings, spans)
+    return tally_whole_rows(_joined(split), kind, whole, settings, extents)
 
 
-def _add_tallies(a: Any, b: Any, whole: Sequence[tuple[int, KpiChoice]], settings: Settings) -> Any:
+def _add_tallies(
+    a: Tallies, b: Tallies, whole: Sequence[tuple[int, KpiChoice]], settings: Settings
+) -> Tallies:
+    """Two splits' tallies as one (`add_tallies`)."""
     from cx_cli.analysis import add_tallies
 
     return add_tallies([a, b], whole, settings)

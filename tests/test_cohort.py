@@ -154,6 +154,20 @@ def test_since_keeps_earlier_customers_out_of_later_cohorts(orders_config: Any) 
     assert cohorts.inputs[0].rows_history_only == 4  # o1 o2 o3 o11, before February
 
 
+@pytest.mark.parametrize(
+    ("since", "period", "sizes"),
+    [
+        (dt.date(2025, 2, 10), "month", {"2025-02": 1}),  # d (first order 3 Feb) is out
+        (dt.date(2025, 2, 4), "week", {"2025-W07": 1}),  # a Tuesday: d (Monday 3 Feb) is out
+    ],
+)
+def test_since_inside_a_period_keeps_customers_who_first_bought_before_it_out(
+    orders_config: Any, since: dt.date, period: str, sizes: dict[str, int]
+) -> None:
+    """--since bounds the customers' first dates, not the first period's start."""
+    assert cohort_matrix(orders_config, since=since, period=period).sizes() == sizes
+
+
 def test_revenue_cohorts_divide_by_the_first_month(orders_config: Any) -> None:
     grid = _grid(cohort_matrix(orders_config, metric="revenue"))
     assert grid["2025-01", 0].revenue == pytest.approx(80.0)

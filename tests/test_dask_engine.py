@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from cx_cli import load_config, run
 from cx_cli.cli import app
 from cx_cli.report import Report
-from tests.conftest import survey_config, write_config
+from tests.conftest import survey_config, write_config, write_csv
 
 pytest.importorskip("dask")
 
@@ -685,3 +685,46 @@ def test_only_sums_per_group_reach_the_client(
     for table in tables:
         names = [str(n) for n in table.index.names]
         assert all(n.startswith(GROUP_KEYS) for n in names), (names, table.head())
+
+
+def test_a_week_across_a_month_edge_counts_every_customer_on_dask(tmp_path: Path) -> None:
+    """An ISO week belongs to the month of its Thursday but counts its other days' orders
+    too, so WAU by month is not split by customer (review 11: c2 alone in a file was lost)."""
+    header = ["id", "customer", "when", "amount"]
+    first = write_csv(tmp_path / "a.csv", [("o1", "c1", "2025-02-27", 10)], header)
+    second = write_csv(tmp_path / "b.csv", [("o2", "c2", "2025-03-01", 10)], header)
+    columns = {
+        "order_id": "id",
+        "customer_id": "customer",
+        "ordered_at": "when",
+        "amount": "amount",
+    }
+    source = {"kind": "orders", "path": [str(first), str(second)], "columns": columns}
+    document = {"version": 1, "sources": {"orders": source}, "kpis": ["wau"]}
+    config = load_config(write_config(tmp_path, document))
+    for period in ("month", "quarter"):
+        want = run(config, period=period)
+        got = run(config, period=period, engine="dask", scheduler="synchronous")
+        assert_same_report(got, want)
+        assert [r.value for r in got.results if r.period == "2025-02"] == [2.0] * (
+            period == "month"
+        )
+
+
+def test_per_customer_tasks_grow_linearly_with_the_files() -> None:
+    """Every file sends a piece to every bucket, so buckets are capped (review 11: one per
+    file made 40,000 tasks for 200 files): twice the files, about twice the tasks."""
+    assert tasks_to_split(200) <= 2.2 * tasks_to_split(100)
+
+
+def tasks_to_split(files: int) -> int:
+    """The number of Dask tasks that regroup `files` files' rows by customer."""
+    import dask
+    import pandas as pd
+
+    from cx_cli import dask_engine
+
+    rows = [dask.delayed(pd.DataFrame)({"customer_id": [str(i)]}) for i in range(files)]
+    count = dask_engine._bucket_count([f"part-{i}.csv" for i in range(files)])
+    splits = dask_engine._splits(rows, "customer_id", count)
+    return len(dask.delayed(list)([dask.delayed(list)(s) for s in splits]).__dask_graph__())

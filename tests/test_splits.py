@@ -2,7 +2,7 @@
 
 This is what lets the Dask engine aggregate per customer on its workers: each whole-rows KPI
 names the column that splits its rows into independent units (`Kpi.unit_of`), the facts it
-needs of all rows (`Kpi.span`) and the tally columns that describe a group rather than its
+needs of all rows (`Kpi.extent`) and the tally columns that describe a group rather than its
 units (`Kpi.group_facts`). Here the rows are split at random, unit by unit, into buckets
 (some of them empty), and every KPI's finished sums per group must equal one tally's.
 """
@@ -27,12 +27,12 @@ from cx_cli.analysis import (
     GroupSet,
     RunOptions,
     _reader,
-    add_spans,
+    add_extents,
     add_tallies,
+    extent_of,
     finish_tallies,
     scan,
     settle,
-    span_of,
     staged,
     tally_whole_rows,
     whole_rows_kpis,
@@ -42,11 +42,11 @@ from cx_cli.cohort import (
     _cells,
     add_counts,
     cohort_counts,
-    cohort_span,
+    cohort_extent,
     matrix_cells,
 )
 from cx_cli.config import leaves, load_config
-from cx_cli.kpis.base import EVERY_ROW
+from cx_cli.kpis.base import EVERY_ROW, Context
 from tests.conftest import write_config, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def tallies(
     want = finish_tallies(tally_whole_rows(rows, kind, whole, chosen), whole)
     got: Tables = {}
     for i, c in whole:
-        unit = c.definition.unit_of(c.options, kind)
+        unit = c.definition.unit_of(c.options, Context(kind, chosen.period))
         if unit == EVERY_ROW:
             labels = pd.Series([bucket_of(n) for n in range(len(rows))], index=rows.index)
         elif unit is None:
@@ -99,8 +99,8 @@ def tallies(
         else:
             labels = rows[unit].map(bucket_of, na_action=None)
         splits = [rows[(labels == b).to_numpy()] for b in range(buckets)]
-        span = {i: add_spans(span_of(split, c, kind) for split in splits)}
-        parts = [tally_whole_rows(split, kind, [(i, c)], chosen, span) for split in splits]
+        extent = {i: add_extents(extent_of(split, c, kind) for split in splits)}
+        parts = [tally_whole_rows(split, kind, [(i, c)], chosen, extent) for split in splits]
         got.update(finish_tallies(add_tallies(parts, [(i, c)], chosen), [(i, c)]))
     return got, want
 
@@ -137,10 +137,7 @@ def example_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(
     ("source", "period", "by"),
-    [
-        *((s, p, b) for s in SOURCES for p, b in (("none", ()), ("month", ("channel",)))),
-        ("orders", "week", ()),
-    ],
+    [(s, p, b) for s in SOURCES for p, b in (("none", ()), ("month", ("channel",)))],
     ids=str,
 )
 def test_random_splits_of_the_units_add_up_to_one_tally(
@@ -168,6 +165,30 @@ ORDER_KPIS: list[Any] = [  # the calendar units and windows a bucket could get w
     {"kpi": "clv", "method": "purchase", "inactive_days": 30},
     {"kpi": "clv", "label": "clv_hist", "method": "historical"},
 ]
+
+
+def orders_document(data: Path) -> dict[str, Any]:
+    """A config reading `data` (id, customer, when, channel, amount) with ORDER_KPIS."""
+    columns = {
+        "order_id": "id",
+        "customer_id": "customer",
+        "ordered_at": "when",
+        "amount": "amount",
+    }
+    return {
+        "version": 1,
+        "sources": {
+            "orders": {
+                "kind": "orders",
+                "path": str(data),
+                "columns": columns,
+                "segments": {"channel": "channel"},
+            }
+        },
+        "kpis": ORDER_KPIS,
+    }
+
+
 orders_strategy = st.lists(
     st.tuples(
         st.sampled_from(CUSTOMERS),
@@ -200,36 +221,45 @@ def test_orders_split_by_customer_at_random_add_up(
 ) -> None:
     """However customers fall into buckets (one bucket may hold no orders, or hold the first
     or last day alone), the figures are those of one tally: windows, calendar units and
-    marker rows come from the span of all rows, not of a bucket."""
+    marker rows come from the extent of all rows, not of a bucket."""
     rows = [
         (n, customer, (DAY0 + dt.timedelta(days=day)).isoformat(), channel, amount)
         for n, (customer, day, channel, amount) in enumerate(orders)
     ]
     data = write_csv(tmp_path / "orders.csv", rows, ["id", "customer", "when", "channel", "amount"])
-    document = {
-        "version": 1,
-        "sources": {
-            "orders": {
-                "kind": "orders",
-                "path": str(data),
-                "columns": {
-                    "order_id": "id",
-                    "customer_id": "customer",
-                    "ordered_at": "when",
-                    "amount": "amount",
-                },
-                "segments": {"channel": "channel"},
-            }
-        },
-        "kpis": ORDER_KPIS,
-    }
-    path = write_config(tmp_path, document)
+    path = write_config(tmp_path, orders_document(data))
     since_day = dt.date.fromisoformat(since) if since else None
 
     def bucket_of(customer: Any) -> int:
         return buckets.get(None if pd.isna(customer) else customer, 0)
 
     got, want = tallies(path, "orders", 3, bucket_of, period=period, by=by, since=since_day)
+    assert_same_tables(got, want)
+
+
+EDGE_ORDERS = [  # one order each, by the edges of ISO weeks, months and quarters
+    ("c1", "2025-02-27", "web"),  # a Thursday: its week is February's
+    ("c2", "2025-03-01", "shop"),  # a Saturday in that same week
+    ("c3", "2025-03-31", "web"),
+    ("c4", "2025-04-01", "web"),
+    ("c5", "2025-06-30", "shop"),
+    ("c6", "2025-07-02", "web"),
+]
+
+
+@pytest.mark.parametrize("period", ["week", "month", "quarter"])
+@pytest.mark.parametrize("by", [(), ("channel",)], ids=str)
+def test_orders_on_either_side_of_period_edges_in_two_buckets_add_up(
+    tmp_path: Path, period: str, by: tuple[str, ...]
+) -> None:
+    """Sparse buckets: customers with one order each, next to a period edge, with the two
+    sides of every edge in different buckets, so no bucket sees the other's groups, calendar
+    units or windows."""
+    rows = [(n, c, day, channel, 10.0) for n, (c, day, channel) in enumerate(EDGE_ORDERS)]
+    data = write_csv(tmp_path / "orders.csv", rows, ["id", "customer", "when", "channel", "amount"])
+    path = write_config(tmp_path, orders_document(data))
+    apart = {c: n % 2 for n, (c, _, _) in enumerate(EDGE_ORDERS)}  # neighbours split up
+    got, want = tallies(path, "orders", 2, apart.__getitem__, period=period, by=by)
     assert_same_tables(got, want)
 
 
@@ -263,8 +293,8 @@ def test_cohort_counts_of_customers_split_at_random_add_up(
     want = _cells(rows, "orders", metric, period, since, None)
     labels = rows["customer_id"].map(lambda c: buckets.get(None if pd.isna(c) else c, 0))
     splits = [rows[(labels == b).to_numpy()] for b in range(3)]
-    span = add_spans(cohort_span(split, "orders") for split in splits)
-    counts = [cohort_counts(split, "orders", period, since, None, span) for split in splits]
-    counts.insert(1, cohort_counts(None, "orders", period, since, None, span))  # a file w/o rows
+    extent = add_extents(cohort_extent(split, "orders") for split in splits)
+    counts = [cohort_counts(split, extent, "orders", period, since, None) for split in splits]
+    counts.insert(1, cohort_counts(None, extent, "orders", period, since, None))  # no rows
     total = functools.reduce(add_counts, counts)
-    assert matrix_cells(total, metric, period, since, None, span) == want
+    assert matrix_cells(total, metric, period, since, None, extent) == want

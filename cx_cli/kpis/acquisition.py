@@ -44,7 +44,7 @@ from cx_cli.kpis.retention import (
     DAYS_PER_YEAR,
     ClvOptions,
     Timeline,
-    data_span,
+    data_extent,
     spans,
     window_detail,
 )
@@ -140,7 +140,7 @@ class NewCustomers(Kpi):
     def needs_history(self, opts: Options) -> bool:
         return True
 
-    def unit_of(self, opts: Options, kind: str) -> str:
+    def unit_of(self, opts: Options, ctx: Context) -> str:
         return "customer_id"
 
     def prepare(
@@ -277,7 +277,7 @@ def arpa_windows(
     value = "amount" if ctx.kind == "orders" else "mrr"
     timeline = Timeline.build(rows, segments, ctx.kind, inactive_days, value)
     empty = pd.DataFrame(columns=[*keys, *ARPA_COLUMNS, *ARPA_MARKER])
-    first, last = ctx.span or (timeline.first_date, timeline.last_date)
+    first, last = ctx.extent or (timeline.first_date, timeline.last_date)
     if first is None or last is None:
         return empty
     frames = []
@@ -383,11 +383,11 @@ class Arpa(Kpi):
     def needs_history(self, opts: ArpaOptions) -> bool:
         return True
 
-    def unit_of(self, opts: ArpaOptions, kind: str) -> str:
+    def unit_of(self, opts: ArpaOptions, ctx: Context) -> str:
         return "customer_id"
 
-    def span(self, rows: pd.DataFrame, opts: ArpaOptions, kind: str) -> tuple[Any, Any] | None:
-        return data_span(rows, kind)
+    def extent(self, rows: pd.DataFrame, opts: ArpaOptions, kind: str) -> tuple[Any, Any] | None:
+        return data_extent(rows, kind)
 
     def prepare(
         self, rows: pd.DataFrame, keys: list[str], opts: ArpaOptions, ctx: Context
@@ -626,7 +626,7 @@ class ConversionRate(WebKpi):
         layout = _layout(opts)
         return layout == "pageviews" or (layout == "sessions" and opts.variant == "users")
 
-    def unit_of(self, opts: ConversionOptions, kind: str) -> str:
+    def unit_of(self, opts: ConversionOptions, ctx: Context) -> str:
         return "user_id" if opts.variant == "users" else "session_id"
 
     def prepare(
@@ -709,7 +709,7 @@ class PagesPerVisit(WebKpi):
     def needs_all_rows(self, opts: WebOptions) -> bool:
         return _layout(opts) == "pageviews"
 
-    def unit_of(self, opts: WebOptions, kind: str) -> str:
+    def unit_of(self, opts: WebOptions, ctx: Context) -> str:
         return "session_id"
 
     def prepare(

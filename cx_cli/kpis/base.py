@@ -188,9 +188,9 @@ class Context:
     since: dt.date | None = None
     until: dt.date | None = None
     shared: Shared = field(default_factory=Shared, compare=False, repr=False)
-    # The KPI's `span` of all its rows, when `prepare` sees only some of them (the Dask engine
+    # The KPI's `extent` of all its rows, when `prepare` sees only some of them (the Dask engine
     # splits rows by `unit_of`); None: `prepare` works it out from the rows it is given.
-    span: tuple[Any, Any] | None = None
+    extent: tuple[Any, Any] | None = None
 
 
 class Kpi:
@@ -243,21 +243,22 @@ class Kpi:
         """True when rows before --since still matter (who was a customer at the start)."""
         return False
 
-    def unit_of(self, opts: Any, kind: str) -> str | None:
+    def unit_of(self, opts: Any, ctx: Context) -> str | None:
         """The column whose values split a whole-rows KPI's rows into independent units (a
-        customer, a session), or EVERY_ROW; None when they cannot be split.
+        customer, a session), or EVERY_ROW; None when they cannot be split (in this run:
+        `ctx` gives the source kind and the period).
 
         Run on rows split so that each unit's rows stay together (in file order), `prepare`
-        and `tally` give sums that add up to those of all rows, given the `span` of all rows
-        in `Context.span` and the `group_facts` taken once: how the Dask engine aggregates per
+        and `tally` give sums that add up to those of all rows, given the `extent` of all rows
+        in `Context.extent` and the `group_facts` taken once: how the Dask engine aggregates per
         customer on its workers.
         """
         return None
 
-    def span(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
         """Facts about all the rows that `prepare` reads besides each unit's own rows: their
         first and last instants, as the KPI counts them (None: none; either end may be None).
-        Splits' spans combine into the smallest first and the largest last."""
+        Splits' extents combine into the smallest first and the largest last."""
         return None
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:

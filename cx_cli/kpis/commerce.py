@@ -158,7 +158,7 @@ class RepeatRate(Kpi):
     def needs_all_rows(self, opts: RepeatRateOptions) -> bool:
         return True
 
-    def unit_of(self, opts: RepeatRateOptions, kind: str) -> str:
+    def unit_of(self, opts: RepeatRateOptions, ctx: Context) -> str:
         return "customer_id"
 
     def prepare(
@@ -231,13 +231,17 @@ class ActiveCustomers(Kpi):
     def needs_history(self, opts: Any) -> bool:
         return opts.variant != "calendar"  # a window may reach back before --since
 
-    def unit_of(self, opts: Any, kind: str) -> str | None:
-        """Calendar units split by customer. A rolling window does not: a customer counts in
-        a group whose window reaches back to their orders even when none of their orders is
-        in the group, so each split would have to know every group there is."""
-        return "customer_id" if opts.variant == "calendar" else None
+    def unit_of(self, opts: Any, ctx: Context) -> str | None:
+        """Calendar units split by customer, unless a unit can straddle two periods (an ISO
+        week in a month, quarter or year), and rolling windows never do: in both a customer
+        counts in a group without an order in it (a week's other days, a window reaching
+        back), so each split would have to know every group there is."""
+        if opts.variant != "calendar":
+            return None
+        straddles = self.bucket == "week" and GRAIN[ctx.period or "week"] > GRAIN["week"]
+        return None if straddles else "customer_id"
 
-    def span(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
         """The first and last order days: every calendar unit between them counts."""
         import pandas as pd
 
@@ -402,7 +406,7 @@ def _calendar(
     import pandas as pd
 
     days = _days(current, ctx)
-    first, last = ctx.span or (days.min(), days.max())
+    first, last = ctx.extent or (days.min(), days.max())
     starts = pd.Series(period_starts(first, last, unit)).astype(days.dtype)
     anchors = (starts + pd.Timedelta(days=3 if unit == "week" else 0)).clip(first, last)
     units = pd.DataFrame({"_unit": starts})

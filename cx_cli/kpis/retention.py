@@ -296,7 +296,7 @@ def _first_last(start: np.ndarray, end: np.ndarray, kind: str) -> tuple[int | No
     return int(start.min()), int(max(start.max(), ends.max() if len(ends) else start.max()))
 
 
-def data_span(rows: pd.DataFrame, kind: str) -> tuple[int | None, int | None] | None:
+def data_extent(rows: pd.DataFrame, kind: str) -> tuple[int | None, int | None] | None:
     """The first and last dates of the rows that count (`_intervals`), which every window is
     clipped to: the `span` of the KPIs built on `Timeline`."""
     _, start, end, _, valid = _intervals(rows.reset_index(drop=True), kind, None)
@@ -373,7 +373,7 @@ def customer_windows(
     segments = [k for k in keys if k.startswith(SEGMENT_PREFIX)]
     by_period = PERIOD in keys
     timeline = Timeline.build(rows, segments, ctx.kind, inactive_days, value)
-    first, last = ctx.span or (timeline.first_date, timeline.last_date)
+    first, last = ctx.extent or (timeline.first_date, timeline.last_date)
     if first is None or last is None:
         return pd.DataFrame(columns=[*keys, *columns, *MARKER_COLUMNS])
     parts = []
@@ -507,11 +507,11 @@ class _ActivityKpi(Kpi):
     def needs_history(self, opts: Any) -> bool:
         return True
 
-    def unit_of(self, opts: Any, kind: str) -> str:
+    def unit_of(self, opts: Any, ctx: Context) -> str:
         return "customer_id"
 
-    def span(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
-        return data_span(rows, kind)
+    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+        return data_extent(rows, kind)
 
     def tally(self, rows: pd.DataFrame, opts: Any) -> Tally:
         return {c: rows[c] for c in rows.columns if c != ALL and c != PERIOD and c[:4] != "seg:"}

@@ -151,7 +151,7 @@ class _WholeRows(Kpi):
     def needs_all_rows(self, opts: Any) -> bool:
         return True
 
-    def unit_of(self, opts: Any, kind: str) -> str:
+    def unit_of(self, opts: Any, ctx: Context) -> str:
         return EVERY_ROW
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:

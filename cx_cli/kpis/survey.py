@@ -67,7 +67,7 @@ class Nps(Kpi):
     def needs_all_rows(self, opts: NpsOptions) -> bool:
         return opts.variant == "latest_per_customer"
 
-    def unit_of(self, opts: NpsOptions, kind: str) -> str:
+    def unit_of(self, opts: NpsOptions, ctx: Context) -> str:
         return "customer_id"
 
     def prepare(
