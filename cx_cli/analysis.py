@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
     from cx_cli.progress import Update
 
+# (Dask engine) an order's place in the source, kept with the rows so that orders regrouped by
+# order id, then by customer, can be put back in file order (`dask_engine._joined`).
+SEQUENCE = "_seq"
 # The columns `_with_quantiles` adds beside the sums for KPIs with `observations`.
 QUANTILES = ("median", "p90")
 
@@ -290,7 +293,7 @@ def _kept_columns(
         return set()
     kind = reader.spec.kind
     fields = {f for c in whole for f in c.definition.required_fields(c.options, kind)}
-    return {*finest, IN_WINDOW, reader.time_field, *fields} - {None}
+    return {*finest, IN_WINDOW, SEQUENCE, reader.time_field, *fields} - {None}
 
 
 def merge_sums(partials: Sequence[pd.DataFrame | None], finest: list[str]) -> pd.DataFrame | None:

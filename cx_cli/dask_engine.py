@@ -4,8 +4,9 @@ Each file is one partition, read on a worker by the same streaming reader and ta
 same KPI definitions as in the pandas engine; Dask adds the partitions' sums pairwise, in file
 order, so the figures equal the pandas engine's. What is not a sum is made one first, exactly
 as the pandas engine does it over one stream:
-- line items are folded into orders per file on the workers; the folded files are merged in
-  file order (an order may straddle two files) on a worker and tallied there;
+- line items are folded into orders per file on the workers; the folded files are hashed by
+  order id into buckets, whose pieces are merged in file order (an order may straddle two
+  files) and tallied there, each order keeping its place in the source;
 - repeated ids (`dedupe:`) are found in a first pass that collects each file's ids (in one
   task), so each file then drops the ids an earlier file had;
 - whole-rows KPIs (per-customer histories, medians) and cohorts are aggregated per unit on the
@@ -45,6 +46,7 @@ INSTALL = "pip install 'cxkpi[dask]'"
 # Most hash buckets a source's rows are regrouped into for per-customer figures (any count is
 # exact; more buckets spread wider, but every file sends a piece to every bucket).
 MAX_BUCKETS = 32
+FILE_SHIFT = 40  # an order's place in the source: file number << 40 + its place in the file
 LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
 ENGINES = ("pandas", "dask")
 
@@ -125,25 +127,26 @@ def tally_source(
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths)
+    buckets = _bucket_count(paths)
     if reader.folds_orders:
-        files = [
-            delayed(_file_orders)(reader, path, ids) for path, ids in zip(paths, seen, strict=True)
-        ]
-        scans = [delayed(_orders_scan)(_pairwise(files, _add_orders), choices, settings)]
+        orders, accounting = _whole_orders(reader, paths, seen, buckets)
+        scans = [delayed(_orders_scan)(o, reader, choices, settings) for o in orders]
     else:
-        scans = [
+        read = [
             delayed(_file_scan)(reader, path, choices, settings, ids)
             for path, ids in zip(paths, seen, strict=True)
         ]
-    totals = _pairwise([delayed(_sums_only)(found) for found in scans], _add_scans)
+        accounting = _pairwise([delayed(_reader_of)(r) for r in read], _add_accounting)
+        scans = [delayed(_scan_of)(r) for r in read]
+    sums = _pairwise([delayed(_sums_of)(found) for found in scans], _add_sums)
     whole = whole_rows_kpis(choices)
     kept = [delayed(_kept_rows)(found) for found in scans]
     ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
-    finished = _whole_tallies(kept, ctx, whole, settings, _bucket_count(paths)) if whole else []
-    (found, accounting), tallied = compute(totals, finished)
-    reader.absorb(accounting)
+    finished = _whole_tallies(kept, ctx, whole, settings, buckets) if whole else []
+    found_sums, account, tallied = compute(sums, accounting, finished)
+    reader.absorb(account)
     reader.finish()
-    out = roll_up(found.sums, choices, settings)
+    out = roll_up(found_sums, choices, settings)
     for figures in tallied:
         out.update(figures)
     return {id(c): out[i] for i, c in enumerate(choices)}
@@ -204,20 +207,44 @@ def split_tally(
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths)
+    buckets = _bucket_count(paths)
     if reader.folds_orders:
-        files = [delayed(_file_orders)(reader, p, ids) for p, ids in zip(paths, seen, strict=True)]
-        read = [_pairwise(files, _add_orders)]
+        rows, accounting = _whole_orders(reader, paths, seen, buckets)
     else:
         read = [delayed(_file_rows)(reader, p, ids) for p, ids in zip(paths, seen, strict=True)]
-    accounting = _pairwise([delayed(_reader_of)(r) for r in read], _add_accounting)
-    rows = [delayed(_rows_of)(r) for r in read]
+        accounting = _pairwise([delayed(_reader_of)(r) for r in read], _add_accounting)
+        rows = [delayed(_rows_of)(r) for r in read]
     extent = delayed(add_extents)([delayed(extent_of)(r) for r in rows])
-    splits = _splits(rows, unit, _bucket_count(paths))
+    splits = _splits(rows, unit, buckets)
     tallies = [delayed(_tally_joined)(split, tally, extent) for split in splits]
     found_extent, total, account = compute(extent, _pairwise(tallies, add), accounting)
     reader.absorb(account)
     reader.finish()
     return found_extent, total
+
+
+def _whole_orders(
+    reader: SourceReader, paths: Sequence[str], seen: Sequence[Any], buckets: int
+) -> tuple[list[Delayed], Delayed]:
+    """A line-item export's orders, whole, in buckets by order id (Dask tasks), and the
+    files' row accounting. Each file's lines are folded into orders on its worker; the
+    folded files are hashed by order id, and each bucket's pieces are merged in file order
+    (an order may straddle files): the pandas engine's folding, spread over the buckets.
+    Each order carries its place in the source (`SEQUENCE`), which restores file order once
+    the orders are regrouped by customer."""
+    from dask import delayed
+
+    files = [
+        delayed(_file_orders)(reader, path, ids, number)
+        for number, (path, ids) in enumerate(zip(paths, seen, strict=True))
+    ]
+    accounting = _pairwise([delayed(_reader_of)(f) for f in files], _add_accounting)
+    folded = [delayed(_rows_of)(f) for f in files]
+    total = reader.spec.order_total
+    orders = [
+        delayed(_merged_orders)(split, total) for split in _splits(folded, "order_id", buckets)
+    ]
+    return orders, accounting
 
 
 def _bucket_count(paths: Sequence[str]) -> int:
@@ -310,14 +337,29 @@ def _file_scan(
 
 
 def _file_orders(
-    reader: SourceReader, path: str, ids: set[str]
+    reader: SourceReader, path: str, ids: set[str], number: int
 ) -> tuple[pd.DataFrame, SourceReader]:
+    """The file's orders (its lines folded), each with its place in the source: the file's
+    `number`, then the order's place in the file (`SEQUENCE`)."""
+    import numpy as np
+
+    from cx_cli.analysis import SEQUENCE
     from cx_cli.stages import merge_orders, reduce_orders
 
     mine = _file_reader(reader, ids)
     total = reader.spec.order_total
     folded = merge_orders([reduce_orders(f, total) for f in mine.file_batches(path)], total)
+    if len(folded.columns):
+        folded[SEQUENCE] = (number << FILE_SHIFT) + np.arange(len(folded), dtype="int64")
     return folded, _lean(mine)
+
+
+def _merged_orders(split: Sequence[pd.DataFrame | None], total: str) -> pd.DataFrame | None:
+    """A bucket's orders, whole: its pieces (in file order) merged by order id."""
+    from cx_cli.stages import merge_orders
+
+    pieces = [piece for piece in split if piece is not None and len(piece.columns)]
+    return merge_orders(pieces, total) if pieces else None
 
 
 def _file_rows(reader: SourceReader, path: str, ids: set[str]) -> tuple[pd.DataFrame, SourceReader]:
@@ -340,50 +382,42 @@ def _pairwise(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
     return parts[0]
 
 
-def _add_scans(a: tuple[Scan, SourceReader], b: tuple[Scan, SourceReader]) -> Any:
-    from cx_cli.analysis import Scan, merge_sums
+def _add_sums(a: pd.DataFrame | None, b: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Two scans' additive sums added up per group (`merge_sums`)."""
+    from cx_cli.analysis import merge_sums
 
-    (first, first_reader), (second, second_reader) = a, b
-    levels = first.sums.index.names if first.sums is not None else None
-    levels = levels or (second.sums.index.names if second.sums is not None else [])
-    sums = merge_sums([first.sums, second.sums], list(levels))
-    # kept rows stay on the workers (`_whole_tallies`)
-    return Scan(sums, []), _add_accounting(first_reader, second_reader)
-
-
-def _add_orders(a: tuple[pd.DataFrame, SourceReader], b: tuple[pd.DataFrame, SourceReader]) -> Any:
-    from cx_cli.stages import merge_orders
-
-    (first, first_reader), (second, second_reader) = a, b
-    total = first_reader.spec.order_total
-    merged = merge_orders([f for f in (first, second) if len(f.columns)], total)
-    return merged, _add_accounting(first_reader, second_reader)
+    levels = a.index.names if a is not None else (b.index.names if b is not None else [])
+    return merge_sums([a, b], list(levels))
 
 
 def _orders_scan(
-    folded: tuple[pd.DataFrame, SourceReader], choices: Sequence[KpiChoice], settings: Settings
-) -> tuple[Scan, SourceReader]:
-    """The folded orders of every file, tallied as one frame (on a worker)."""
+    orders: pd.DataFrame | None,
+    reader: SourceReader,
+    choices: Sequence[KpiChoice],
+    settings: Settings,
+) -> Scan:
+    """A bucket's whole orders, tallied (on a worker)."""
     from cx_cli.analysis import scan
 
-    orders, reader = folded
-    return scan([orders], reader, choices, settings), reader
+    return scan([] if orders is None else [orders], reader, choices, settings)
 
 
-def _sums_only(found: tuple[Scan, SourceReader]) -> tuple[Scan, SourceReader]:
-    """A file's additive sums and row accounting, without its kept rows (they stay on the
-    worker for the whole-rows KPIs)."""
-    from cx_cli.analysis import Scan
-
-    scanned, reader = found
-    return Scan(scanned.sums, []), reader
+def _scan_of(read: tuple[Scan, SourceReader]) -> Scan:
+    """A file task's scan."""
+    return read[0]
 
 
-def _kept_rows(found: tuple[Scan, SourceReader]) -> pd.DataFrame | None:
-    """The rows a file's scan kept for the whole-rows KPIs, as one frame."""
+def _sums_of(found: Scan) -> pd.DataFrame | None:
+    """A scan's additive sums, without its kept rows (they stay on the worker for the
+    whole-rows KPIs)."""
+    return found.sums
+
+
+def _kept_rows(found: Scan) -> pd.DataFrame | None:
+    """The rows a scan kept for the whole-rows KPIs, as one frame."""
     import pandas as pd
 
-    kept = found[0].kept
+    kept = found.kept
     return pd.concat(kept) if kept else None
 
 
@@ -417,11 +451,19 @@ def _buckets(rows: pd.DataFrame | None, unit: str, count: int) -> list[pd.DataFr
 
 
 def _joined(split: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:
-    """A split's pieces as one frame, in file order (None when every piece is)."""
+    """A split's pieces as one frame, in file order (None when every piece is): orders
+    regrouped from buckets of order ids are put back in the source's order."""
     import pandas as pd
 
+    from cx_cli.analysis import SEQUENCE
+
     frames = [f for f in split if f is not None]
-    return pd.concat(frames) if frames else None
+    if not frames:
+        return None
+    rows = pd.concat(frames)
+    if SEQUENCE not in rows:
+        return rows
+    return rows.sort_values(SEQUENCE, kind="stable").drop(columns=SEQUENCE)
 
 
 def _tally_joined(

@@ -728,3 +728,55 @@ def tasks_to_split(files: int) -> int:
     count = dask_engine._bucket_count([f"part-{i}.csv" for i in range(files)])
     splits = dask_engine._splits(rows, "customer_id", count)
     return len(dask.delayed(list)([dask.delayed(list)(s) for s in splits]).__dask_graph__())
+
+
+def test_orders_regrouped_by_order_id_keep_file_order_for_ties(tmp_path: Path) -> None:
+    """Line items are folded in buckets of order ids, then regrouped by customer: the file
+    order comes back, so a customer's two first orders at the same instant are still won by
+    the one earlier in the files (its channel acquires the customer, as on pandas)."""
+    import pandas as pd
+
+    from cx_cli import dask_engine
+
+    first, second = "o-1", "o-0"  # the later order's id hashes into the earlier bucket
+    hashed = pd.util.hash_pandas_object(pd.Series([first, second], dtype="string"), index=False)
+    assert list(hashed.to_numpy() % 2) == [1, 0]
+    assert dask_engine._bucket_count(["a", "b"]) == 2
+    header = ["id", "customer", "when", "amount", "channel"]
+    a = write_csv(tmp_path / "a.csv", [(first, "c1", "2025-01-05 10:00", 10, "web")], header)
+    b = write_csv(tmp_path / "b.csv", [(second, "c1", "2025-01-05 10:00", 20, "shop")], header)
+    spend = write_csv(
+        tmp_path / "spend.csv",
+        [("2025-01-01", "web", 100), ("2025-01-01", "shop", 100)],
+        ["date", "channel", "amount"],
+    )
+    columns = {
+        "order_id": "id",
+        "customer_id": "customer",
+        "ordered_at": "when",
+        "amount": "amount",
+    }
+    document = {
+        "version": 1,
+        "sources": {
+            "orders": {
+                "kind": "orders",
+                "path": [str(a), str(b)],
+                "columns": columns,
+                "segments": {"channel": "channel"},
+            },
+            "spend": {
+                "kind": "spend",
+                "path": str(spend),
+                "columns": {"date": "date", "amount": "amount", "channel": "channel"},
+                "segments": {"channel": "channel"},
+            },
+        },
+        "kpis": [{"kpi": "cac", "sources": {"spend": "spend", "customers": "orders"}}],
+    }
+    config = load_config(write_config(tmp_path, document))
+    want = run(config, by=("channel",))
+    got = run(config, by=("channel",), engine="dask", scheduler="synchronous")
+    assert_same_report(got, want)
+    web = [r for r in want.results if r.segment == {"channel": "web"}]
+    assert [r.value for r in web] == [100.0]
