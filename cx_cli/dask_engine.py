@@ -29,6 +29,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cx_cli.errors import UsageError
@@ -50,8 +51,21 @@ FILE_SHIFT = 40  # an order's place in the source: file number << 40 + its place
 LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
 ENGINES = ("pandas", "dask")
 
-Compute = Callable[..., tuple[Any, ...]]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Compute:
+    """`dask.compute` on the chosen scheduler, and how many tasks it runs at once (`slots`),
+    which sets how many buckets rows are regrouped into (`_bucket_count`)."""
+
+    scheduler: Any  # a local scheduler's name, or a distributed Client's `get`
+    slots: int
+
+    def __call__(self, *graphs: Any) -> tuple[Any, ...]:
+        import dask
+
+        return dask.compute(*graphs, scheduler=self.scheduler)  # type: ignore[no-any-return]
 
 
 def check_engine(engine: str) -> None:
@@ -75,11 +89,9 @@ def connected(address: str | None) -> Iterator[Compute]:
     """`dask.compute` on the chosen scheduler: a dask.distributed address (--scheduler or
     DASK_SCHEDULER_ADDRESS), one of Dask's local schedulers by name, or else a LocalCluster
     started for this run and closed after it."""
-    import dask
-
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if address in LOCAL_SCHEDULERS:
-        yield lambda *graphs: dask.compute(*graphs, scheduler=address)
+        yield Compute(address, 1 if address == "synchronous" else os.cpu_count() or 1)
         return
     try:
         from distributed import Client, LocalCluster
@@ -109,7 +121,8 @@ def connected(address: str | None) -> Iterator[Compute]:
                 )
             )
             client = stack.enter_context(Client(cluster))
-        yield lambda *graphs: dask.compute(*graphs, scheduler=client.get)
+        workers = client.scheduler_info().get("workers", {}).values()
+        yield Compute(client.get, sum(w.get("nthreads", 1) for w in workers) or 1)
 
 
 def tally_source(
@@ -127,7 +140,7 @@ def tally_source(
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths)
-    buckets = _bucket_count(paths)
+    buckets = _bucket_count(paths, compute.slots)
     if reader.folds_orders:
         orders, accounting = _whole_orders(reader, paths, seen, buckets)
         scans = [delayed(_orders_scan)(o, reader, choices, settings) for o in orders]
@@ -166,8 +179,9 @@ def _whole_tallies(
     bucket is tallied on a worker with the extent of all rows (`Kpi.extent`), and the
     buckets' tallies are added up there too. Rows that are their own units are tallied per
     file; a KPI whose rows cannot be split gets all of them in one task. Hash buckets are
-    Dask's own task-based shuffle written as tasks: they keep file order within a unit
-    without a sort, and need no schema shared by all files.
+    Dask's own task-based shuffle written as tasks: pieces joined in file order keep a
+    unit's rows in file order (folded orders are sorted back by their place in the
+    source), and no schema has to be shared by all files.
     """
     from dask import delayed
 
@@ -207,7 +221,7 @@ def split_tally(
 
     paths = _files(reader)
     seen = _seen_ids(reader, paths)
-    buckets = _bucket_count(paths)
+    buckets = _bucket_count(paths, compute.slots)
     if reader.folds_orders:
         rows, accounting = _whole_orders(reader, paths, seen, buckets)
     else:
@@ -247,10 +261,12 @@ def _whole_orders(
     return orders, accounting
 
 
-def _bucket_count(paths: Sequence[str]) -> int:
-    """How many buckets a source's rows are hashed into: one per file, up to MAX_BUCKETS
-    (every file sends a piece to every bucket, so the tasks grow as files x buckets)."""
-    return max(1, min(len(paths), MAX_BUCKETS))
+def _bucket_count(paths: Sequence[str], slots: int) -> int:
+    """How many buckets a source's rows are regrouped into: enough to keep every task slot
+    busy twice over (at least 2, so that even one slot tallies split rows), no more than the
+    files nor MAX_BUCKETS. Every file sends a piece to every bucket, so tasks grow as files x
+    buckets, and a bucket per file made small files several times slower (review 12)."""
+    return max(1, min(len(paths), max(2, 2 * slots), MAX_BUCKETS))
 
 
 def _splits(rows: Sequence[Delayed], unit: str | None, count: int) -> list[list[Delayed]]:
@@ -447,7 +463,8 @@ def _buckets(rows: pd.DataFrame | None, unit: str, count: int) -> list[pd.DataFr
         return [rows] * count
     units = rows[unit].astype("string")
     bucket = pd.util.hash_pandas_object(units, index=False).to_numpy() % count
-    return [rows[bucket == b] for b in range(count)]
+    found = dict(tuple(rows.groupby(bucket, sort=False)))  # file order kept in each
+    return [found.get(b, rows.iloc[:0]) for b in range(count)]
 
 
 def _joined(split: Sequence[pd.DataFrame | None]) -> pd.DataFrame | None:

@@ -725,9 +725,11 @@ def tasks_to_split(files: int) -> int:
     from cx_cli import dask_engine
 
     rows = [dask.delayed(pd.DataFrame)({"customer_id": [str(i)]}) for i in range(files)]
-    count = dask_engine._bucket_count([f"part-{i}.csv" for i in range(files)])
+    count = dask_engine._bucket_count([f"part-{i}.csv" for i in range(files)], slots=64)
+    assert count == dask_engine.MAX_BUCKETS  # a big cluster: the most buckets
     splits = dask_engine._splits(rows, "customer_id", count)
-    return len(dask.delayed(list)([dask.delayed(list)(s) for s in splits]).__dask_graph__())
+    graph = dask.delayed(list)([dask.delayed(list)(s) for s in splits]).__dask_graph__()
+    return len(dict(graph))  # distinct tasks
 
 
 def test_orders_regrouped_by_order_id_keep_file_order_for_ties(tmp_path: Path) -> None:
@@ -741,7 +743,7 @@ def test_orders_regrouped_by_order_id_keep_file_order_for_ties(tmp_path: Path) -
     first, second = "o-1", "o-0"  # the later order's id hashes into the earlier bucket
     hashed = pd.util.hash_pandas_object(pd.Series([first, second], dtype="string"), index=False)
     assert list(hashed.to_numpy() % 2) == [1, 0]
-    assert dask_engine._bucket_count(["a", "b"]) == 2
+    assert dask_engine._bucket_count(["a", "b"], slots=1) == 2  # synchronous splits too
     header = ["id", "customer", "when", "amount", "channel"]
     a = write_csv(tmp_path / "a.csv", [(first, "c1", "2025-01-05 10:00", 10, "web")], header)
     b = write_csv(tmp_path / "b.csv", [(second, "c1", "2025-01-05 10:00", 20, "shop")], header)
