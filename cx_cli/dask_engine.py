@@ -7,8 +7,8 @@ as the pandas engine does it over one stream:
 - line items are folded into orders per file on the workers; the folded files are hashed by
   order id into buckets, whose pieces are merged in file order (an order may straddle two
   files) and tallied there, each order keeping its place in the source;
-- repeated ids (`dedupe:`) are found in a first pass that collects each file's ids (in one
-  task), so each file then drops the ids an earlier file had;
+- repeated ids (`dedupe:`) are found in a first pass that collects each file's ids (hashed
+  into buckets), so each file then drops the ids an earlier file had;
 - whole-rows KPIs (per-customer histories, medians) and cohorts are aggregated per unit on the
   workers: each file's kept rows are hashed by the unit (`Kpi.unit_of`: a customer, a session)
   into buckets, each bucket holding every row of its units in file order, and each bucket is
@@ -139,8 +139,8 @@ def tally_source(
     from cx_cli.analysis import roll_up, whole_rows_kpis
 
     paths = _files(reader)
-    seen = _seen_ids(reader, paths)
     buckets = _bucket_count(paths, compute.slots)
+    seen = _seen_ids(reader, paths, buckets)
     if reader.folds_orders:
         orders, accounting = _whole_orders(reader, paths, seen, buckets)
         scans = [delayed(_orders_scan)(o, reader, choices, settings) for o in orders]
@@ -220,8 +220,8 @@ def split_tally(
     from cx_cli.analysis import add_extents
 
     paths = _files(reader)
-    seen = _seen_ids(reader, paths)
     buckets = _bucket_count(paths, compute.slots)
+    seen = _seen_ids(reader, paths, buckets)
     if reader.folds_orders:
         rows, accounting = _whole_orders(reader, paths, seen, buckets)
     else:
@@ -297,15 +297,38 @@ def _files(reader: SourceReader) -> list[str]:
     return paths
 
 
-def _seen_ids(reader: SourceReader, paths: Sequence[str]) -> list[Any]:
-    """Per file, the ids an earlier file already had (empty sets without `dedupe:`): Dask
-    tasks, so the ids are gathered on a worker, not on the client."""
+def _seen_ids(reader: SourceReader, paths: Sequence[str], buckets: int) -> list[Any]:
+    """Per file, the ids an earlier file already had (empty sets without `dedupe:`), as Dask
+    tasks: each file's ids are hashed into `buckets`, and each bucket finds its repeats on a
+    worker, so no task holds every id (and the client none)."""
     from dask import delayed
 
     if not reader.spec.dedupe:
         return [set() for _ in paths]
+    files = len(paths)
     ids = [delayed(_file_ids)(reader, path) for path in paths]
-    return list(delayed(_earlier_ids, nout=len(paths))(ids))
+    pieces = [delayed(_id_buckets, nout=buckets)(mine, buckets) for mine in ids]
+    earlier = [
+        delayed(_earlier_ids, nout=files)([piece[b] for piece in pieces]) for b in range(buckets)
+    ]
+    return [delayed(_union)([bucket[f] for bucket in earlier]) for f in range(files)]
+
+
+def _id_buckets(ids: set[str], count: int) -> list[set[str]]:
+    """A file's ids in `count` buckets by a hash that every worker computes alike (pandas'
+    keyed hash, not Python's salted `hash`)."""
+    import pandas as pd
+
+    if count == 1:
+        return [ids]
+    values = pd.Series(list(ids), dtype="string")
+    bucket = pd.util.hash_pandas_object(values, index=False).to_numpy() % count
+    return [set(values[bucket == b]) for b in range(count)]
+
+
+def _union(sets: Sequence[set[str]]) -> set[str]:
+    """The ids of every bucket, as one set."""
+    return set().union(*sets)
 
 
 def _file_reader(reader: SourceReader, ids: set[str] | None = None) -> SourceReader:
