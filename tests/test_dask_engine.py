@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import Result as CliResult
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cx_cli import load_config, run
@@ -782,3 +784,30 @@ def test_orders_regrouped_by_order_id_keep_file_order_for_ties(tmp_path: Path) -
     assert_same_report(got, want)
     web = [r for r in want.results if r.segment == {"channel": "web"}]
     assert [r.value for r in web] == [100.0]
+
+
+@given(
+    files=st.lists(st.sets(st.sampled_from("abcdefgh")), min_size=1, max_size=5),
+    buckets=st.integers(1, 4),
+)
+@settings(max_examples=30, deadline=None)
+def test_dedupe_buckets_find_each_files_repeats(files: list[set[str]], buckets: int) -> None:
+    """`dedupe:`'s first pass, with ids hashed into buckets, gives every file the ids an
+    earlier file had, as one pass over all the ids does."""
+    import types
+
+    import dask
+
+    from cx_cli import dask_engine
+
+    reader = types.SimpleNamespace(spec=types.SimpleNamespace(dedupe="id"))
+    paths = [str(n) for n in range(len(files))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dask_engine, "_file_ids", lambda _, path: files[int(path)])
+        seen = dask_engine._seen_ids(reader, paths, buckets)  # type: ignore[arg-type]
+        got = list(dask.compute(*seen, scheduler="synchronous"))
+    want, before = [], set()
+    for ids in files:
+        want.append(ids & before)
+        before |= ids
+    assert got == want
