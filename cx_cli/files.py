@@ -66,7 +66,8 @@ def expand(path: str | Sequence[str], source: str) -> list[str]:
             if not matches:
                 raise InputError(
                     f"{item}: no files match (source '{source}')",
-                    hint="check the pattern; a relative pattern is relative to the config file",
+                    hint="check the pattern; a relative pattern is relative to the config "
+                    "file's folder (to the current folder when given with --input)",
                 )
             files.extend(matches)
         elif os.path.isdir(item):
