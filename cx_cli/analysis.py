@@ -152,6 +152,7 @@ def run(config: Config, **overrides: Any) -> Report:
             )
     sums: dict[int, dict[GroupSet, pd.DataFrame]] = {}
     inputs: list[InputSummary] = []
+    guessed: list[str] = []
     scheduled = [leaf for choice in choices for leaf in leaves(choice)]
     with engine(options) as tally:
         for source in dict.fromkeys(leaf.source for leaf in scheduled):
@@ -159,6 +160,7 @@ def run(config: Config, **overrides: Any) -> Report:
             reader = _reader(config, source, mine, settings, options)
             sums.update(tally(reader, mine, settings))
             inputs.append(input_summary(reader))
+            guessed.extend(_encoding_warnings(reader))
     results: list[Result] = []
     for choice in choices:
         table = join_parts(choice, sums, settings) if choice.parts else sums[id(choice)]
@@ -172,7 +174,7 @@ def run(config: Config, **overrides: Any) -> Report:
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         config_path=str(config.path) if config.path else None,
         config_sha256=config.sha256,
-        warnings=(*_warnings(inputs), *_negative_durations(results)),
+        warnings=(*guessed, *_warnings(inputs), *_negative_durations(results)),
     )
 
 
@@ -742,14 +744,19 @@ def _negative_durations(results: Iterable[Result]) -> Iterable[str]:
             )
 
 
+def _encoding_warnings(reader: SourceReader) -> Iterable[str]:
+    """One warning per file whose encoding was guessed and is not UTF-8, naming the file
+    (a source of several files may mix encodings)."""
+    for path, encoding in reader.quality.guessed_encodings.items():
+        yield (
+            f"{reader.name}: {path} is not UTF-8; read as {encoding} "
+            "(set encoding: under the source to be sure)"
+        )
+
+
 def _warnings(inputs: Iterable[InputSummary]) -> Iterable[str]:
     """Data problems worth a look: guessed encodings, no rows left, invalid values."""
     for summary in inputs:
-        if summary.encoding_detected and summary.encoding != "utf-8":
-            yield (
-                f"{summary.source}: the file is not UTF-8; read as {summary.encoding} "
-                "(set encoding: under the source to be sure)"
-            )
         if summary.rows_used == 0:
             yield (
                 f"{summary.source}: no rows left after filters and dates "

@@ -72,6 +72,8 @@ class SourceQuality:
     header_rows: int = 1
     columns: tuple[str, ...] = ()
     files: list[dict[str, Any]] = field(default_factory=list)
+    # file -> the encoding guessed for it, when not UTF-8 (each such file gets a warning)
+    guessed_encodings: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_used(self) -> int:
@@ -235,6 +237,8 @@ class SourceReader:
         ).name.startswith("utf-16"):
             encoding = self.quality.encoding = "utf-16"  # the BOM says which byte order
             self.quality.encoding_detected = False  # and that it is UTF-16: no guess to warn of
+        if self.quality.encoding_detected and codecs.lookup(encoding).name != "utf-8":
+            self.quality.guessed_encodings["<stdin>" if path == "-" else path] = encoding
         text = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         excel = EXCEL_SEPARATOR.match(text)  # Excel's "sep=;" line above the header
         self._separator_line = excel is not None
@@ -316,7 +320,8 @@ class SourceReader:
         for name, counts in o.fields.items():
             q.fields.setdefault(name, Counter()).update(counts)
         q.files.extend(o.files)
-        if len(q.files) == len(o.files):  # the first file says how the source was read
+        q.guessed_encodings.update(o.guessed_encodings)
+        if o.files:  # the last file read says how the source was read, as in one stream
             q.encoding, q.encoding_detected = o.encoding, o.encoding_detected
             q.delimiter, q.header_rows, q.columns = o.delimiter, o.header_rows, o.columns
         for name, counts in other._all_counts.items():

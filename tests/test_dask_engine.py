@@ -811,3 +811,30 @@ def test_dedupe_buckets_find_each_files_repeats(files: list[set[str]], buckets: 
         want.append(ids & before)
         before |= ids
     assert got == want
+
+
+def test_a_middle_file_in_another_encoding_is_named_by_both_engines(tmp_path: Path) -> None:
+    """Each file's encoding is guessed on its own; a non-UTF-8 one is named in a warning,
+    wherever it lies in the list, and both engines report the source alike (new-user 13:
+    a cp1252 file in the middle went unmentioned, and the engines' inputs differed)."""
+    header = "id,when,customer,channel,nps,csat,ces\n"
+    parts = []
+    for n, (channel, encoding) in enumerate(
+        [("web", "utf-8"), ("café", "cp1252"), ("app", "utf-8")]
+    ):
+        part = tmp_path / f"part-{n}.csv"
+        part.write_bytes((header + f"{n},2025-01-0{n + 1},c{n},{channel},9,5,7\n").encode(encoding))
+        parts.append(str(part))
+    document = survey_config(parts[0])
+    document["sources"]["surveys"]["path"] = parts
+    config = load_config(write_config(tmp_path, document))
+    want = run(config, by=("channel",))
+    got = run(config, by=("channel",), engine="dask", scheduler="synchronous")
+    assert_same_report(got, want)
+    for report in (want, got):
+        warned = [w for w in report.warnings if "not UTF-8" in w]
+        assert warned == [
+            f"surveys: {parts[1]} is not UTF-8; read as cp1252 "
+            "(set encoding: under the source to be sure)"
+        ]
+        assert {r.segment["channel"] for r in report.results if r.segment} == {"web", "café", "app"}
