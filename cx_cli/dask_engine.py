@@ -112,17 +112,50 @@ def connected(address: str | None) -> Iterator[Compute]:
                     "cluster",
                 ) from None
         else:
-            cluster = stack.enter_context(
-                LocalCluster(
-                    threads_per_worker=1,
-                    dashboard_address=":0",  # any free port: never "8787 is already in use"
-                    silence_logs=logging.CRITICAL,  # a worker's error reaches the user once,
-                    # as cxkpi's own error line, not also as a logged traceback
+            stack.enter_context(_quiet_interrupts())
+            with _workers_ignore_interrupts():
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        threads_per_worker=1,
+                        dashboard_address=":0",  # any free port: never "8787 is in use"
+                        silence_logs=logging.CRITICAL,  # a worker's error reaches the user
+                        # once, as cxkpi's own error line, not also as a logged traceback
+                    )
                 )
-            )
             client = stack.enter_context(Client(cluster))
         workers = client.scheduler_info().get("workers", {}).values()
         yield Compute(client.get, sum(w.get("nthreads", 1) for w in workers) or 1)
+
+
+@contextlib.contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Ctrl-C ignored while the local cluster's worker processes start, so they inherit it:
+    the interrupt stops cxkpi alone, which closes the cluster, instead of every worker also
+    printing a KeyboardInterrupt traceback (new-user test 13)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _quiet_interrupts() -> Iterator[None]:
+    """asyncio's "Task exception was never retrieved" reports of the client's pending
+    gathers, when an interrupt stops a run, silenced: cxkpi says "interrupted" itself."""
+    log = logging.getLogger("asyncio")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def tally_source(

@@ -838,3 +838,20 @@ def test_a_middle_file_in_another_encoding_is_named_by_both_engines(tmp_path: Pa
             "(set encoding: under the source to be sure)"
         ]
         assert {r.segment["channel"] for r in report.results if r.segment} == {"web", "café", "app"}
+
+
+def test_local_cluster_workers_start_ignoring_ctrl_c() -> None:
+    """Processes started while the local cluster starts inherit an ignored SIGINT, so Ctrl-C
+    stops cxkpi alone ("interrupted", exit 130), which closes the cluster, instead of every
+    worker printing a traceback (new-user test 13: 13-95 lines); cxkpi's own handler is back
+    once they have started."""
+    import signal
+
+    from cx_cli import dask_engine
+
+    before = signal.getsignal(signal.SIGINT)
+    probe = [sys.executable, "-c", "import signal as s; print(s.getsignal(s.SIGINT) == s.SIG_IGN)"]
+    with dask_engine._workers_ignore_interrupts():
+        inherited = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert inherited.strip() == "True"
+    assert signal.getsignal(signal.SIGINT) is before
