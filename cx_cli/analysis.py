@@ -154,8 +154,10 @@ def run(config: Config, **overrides: Any) -> Report:
     inputs: list[InputSummary] = []
     guessed: list[str] = []
     scheduled = [leaf for choice in choices for leaf in leaves(choice)]
-    with engine(options) as tally:
-        for source in dict.fromkeys(leaf.source for leaf in scheduled):
+    sources = list(dict.fromkeys(leaf.source for leaf in scheduled))
+    paths = {s: options.inputs.get(s) or config.source_path(s) for s in sources}
+    with engine(options, paths) as tally:
+        for source in sources:
             mine = [leaf for leaf in scheduled if leaf.source == source]
             reader = _reader(config, source, mine, settings, options)
             sums.update(tally(reader, mine, settings))
@@ -179,8 +181,11 @@ def run(config: Config, **overrides: Any) -> Report:
 
 
 @contextlib.contextmanager
-def engine(options: RunOptions) -> Iterator[Callable[..., dict[int, dict[GroupSet, pd.DataFrame]]]]:
-    """The tally function of the chosen engine, with its Dask scheduler connected if any."""
+def engine(
+    options: RunOptions, paths: Mapping[str, Any]
+) -> Iterator[Callable[..., dict[int, dict[GroupSet, pd.DataFrame]]]]:
+    """The tally function of the chosen engine, with its Dask scheduler connected if any
+    (the sources' `paths` checked first, so that a bad one does not wait for a cluster)."""
     from cx_cli.dask_engine import check_engine
 
     check_engine(options.engine)
@@ -189,6 +194,8 @@ def engine(options: RunOptions) -> Iterator[Callable[..., dict[int, dict[GroupSe
         return
     from cx_cli import dask_engine
 
+    for source, path in paths.items():
+        dask_engine.check_paths(source, path)
     with dask_engine.connected(options.scheduler) as compute:
         yield lambda reader, choices, settings: dask_engine.tally_source(
             reader, choices, settings, compute

@@ -150,6 +150,7 @@ def cohort_matrix(
     else:
         from cx_cli import dask_engine
 
+        dask_engine.check_paths(name, path)
         with dask_engine.connected(scheduler) as compute:
             extent, counts = dask_engine.split_tally(
                 reader,

@@ -320,10 +320,21 @@ def _splits(rows: Sequence[Delayed], unit: str | None, count: int) -> list[list[
 
 def _files(reader: SourceReader) -> list[str]:
     """The source's files; stdin cannot be handed to Dask tasks (a worker has its own)."""
-    paths = reader.paths()
+    return _no_stdin(reader.name, reader.paths())
+
+
+def check_paths(source: str, path: str | Sequence[str]) -> None:
+    """The source's files, checked before a scheduler is connected: a pattern matching
+    nothing, or stdin, is an error at once, not after a cluster has started."""
+    from cx_cli import files
+
+    _no_stdin(source, files.expand(path, source))
+
+
+def _no_stdin(source: str, paths: list[str]) -> list[str]:
     if "-" in paths:
         raise UsageError(
-            f"--engine dask cannot read source '{reader.name}' from stdin: Dask workers "
+            f"--engine dask cannot read source '{source}' from stdin: Dask workers "
             "open the files themselves",
             hint="write the data to a file (or a URL) the workers can read, or use --engine pandas",
         )

@@ -855,3 +855,19 @@ def test_local_cluster_workers_start_ignoring_ctrl_c() -> None:
         inherited = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
     assert inherited.strip() == "True"
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_bad_paths_are_refused_before_a_scheduler_is_reached() -> None:
+    """Stdin and a pattern matching nothing are refused at once: the unreachable scheduler
+    is never tried, so the user does not wait for its timeout first (new-user test 13)."""
+    unreachable = ["--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "-q"]
+    stdin = invoke(["-c", str(EXAMPLE), "--kpi", "nps", "--input", "surveys=-", *unreachable])
+    assert_stdin_refused(stdin, "surveys")
+    nothing = invoke(["-c", str(EXAMPLE), "--input", "orders=/nowhere/orders-*.csv", *unreachable])
+    assert nothing.exit_code == 1, nothing.output
+    assert "no files match" in nothing.stderr and "scheduler" not in nothing.stderr
+    cohort = runner.invoke(
+        app,
+        ["cohort", "-c", str(EXAMPLE), "--source", "orders", "--input", "orders=-", *unreachable],
+    )
+    assert_stdin_refused(cohort, "orders")
