@@ -89,7 +89,9 @@ def connected(address: str | None) -> Iterator[Compute]:
     """`dask.compute` on the chosen scheduler: a dask.distributed address (--scheduler or
     DASK_SCHEDULER_ADDRESS), one of Dask's local schedulers by name, or else a LocalCluster
     started for this run and closed after it."""
+    given = address
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    named = f"--scheduler {address}" if given else f"DASK_SCHEDULER_ADDRESS={address}"
     if address in LOCAL_SCHEDULERS:
         yield Compute(address, 1 if address == "synchronous" else os.cpu_count() or 1)
         return
@@ -106,7 +108,7 @@ def connected(address: str | None) -> Iterator[Compute]:
                 client = stack.enter_context(Client(address, timeout="10s"))
             except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls://
                 raise UsageError(
-                    f"--scheduler {address}: cannot connect to a Dask scheduler ({exc})",
+                    f"{named}: cannot connect to a Dask scheduler ({exc})",
                     hint="give a scheduler address (tcp://HOST:8786), one of "
                     f"{', '.join(LOCAL_SCHEDULERS)}, or leave --scheduler out to start a local "
                     "cluster",

@@ -526,7 +526,8 @@ def test_unreachable_scheduler_from_the_environment_cannot_connect(
     monkeypatch.setattr(distributed, "Client", quick_client)
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
     result = invoke(["-c", str(survey_yaml), "--engine", "dask"])
-    assert_usage_error(result, "tcp://127.0.0.1:1", "cannot connect")
+    assert_usage_error(result, "DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:1", "cannot connect")
+    assert "--scheduler tcp" not in result.stderr  # it was not given with --scheduler
 
 
 def test_scheduler_needs_the_dask_engine(survey_yaml: Path) -> None:
