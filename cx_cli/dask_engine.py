@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cx_cli import startup
 from cx_cli.errors import UsageError
 from cx_cli.kpis.base import Context
 
@@ -89,6 +90,7 @@ def connected(address: str | None) -> Iterator[Compute]:
     """`dask.compute` on the chosen scheduler: a dask.distributed address (--scheduler or
     DASK_SCHEDULER_ADDRESS), one of Dask's local schedulers by name, or else a LocalCluster
     started for this run and closed after it."""
+    startup.modules_loaded()  # a long run, mostly waiting: collect garbage again
     given = address
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     named = f"--scheduler {address}" if given else f"DASK_SCHEDULER_ADDRESS={address}"

@@ -17,6 +17,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from cx_cli import startup
+
 if TYPE_CHECKING:
     from typing import Any
 
@@ -27,6 +29,7 @@ def console() -> None:
     Commands turn every error into an `error:` line; an OSError that still reaches here comes
     from Typer writing help, a version or a usage message to a stream that cannot take it.
     """
+    startup.pause_collection()
     try:
         main()
     except SystemExit as exc:

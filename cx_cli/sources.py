@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cx_cli import coerce, files
+from cx_cli import coerce, files, startup
 from cx_cli.errors import ConfigError, InputError
 from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
 
@@ -306,7 +306,9 @@ class SourceReader:
         """Clean frames of one of the source's files (`finish` checks the whole source)."""
         raw = self._parquet_batches(path) if files.is_parquet(path) else self._csv_batches(path)
         for batch in raw:
-            yield self._clean(batch)
+            frame = self._clean(batch)
+            startup.modules_loaded()  # pandas and pyarrow are in: collect garbage again
+            yield frame
             if self.progress:
                 self.progress(self.quality.rows_read, self._bytes_done, self._total_bytes)
 
@@ -564,15 +566,18 @@ class SourceReader:
         self._bytes_done += size
         self._record_file(path, digest, size)
 
-    def _note(self, name: str, reason: str, mask: Any) -> None:
+    def _note(self, name: str, reason: str, mask: Any, count: int | None = None) -> int:
         """Count a field's values by reason: over all rows read (for the sanity checks), and
-        later over the rows kept (what the report shows, so counts add up to the rows used)."""
+        later over the rows kept (what the report shows, so counts add up to the rows used).
+        Returns the count; a caller that knows it already passes it as `count`."""
         import numpy as np
 
         mask = np.asarray(mask, dtype=bool)
-        count = int(np.count_nonzero(mask))
+        if count is None:
+            count = int(np.count_nonzero(mask))
         self._all_counts.setdefault(name, Counter())[reason] += count
         self._pending.append((name, reason, mask, count))
+        return count
 
     def _flush_notes(self, keep: np.ndarray) -> None:
         import numpy as np
@@ -642,7 +647,8 @@ class SourceReader:
         for name in self.segments:
             column = coerce.as_array(columns[self.spec.segments[name]])
             values[SEGMENT_PREFIX + name] = coerce.read_labels(column)
-        out = pd.DataFrame(values, index=pd.RangeIndex(batch.num_rows))
+        # copy=False: each column stays its own array (consolidating the floats copied them)
+        out = pd.DataFrame(values, index=pd.RangeIndex(batch.num_rows), copy=False)
         keep = np.ones(batch.num_rows, dtype=bool)
         if "order_id" in out:  # a line without an order id belongs to no order
             keep = self._drop(keep, out["order_id"].notna(), "order_id blank")
@@ -746,19 +752,25 @@ class SourceReader:
 
         values = numbers.to_numpy()
         missing = np.isnan(values)
-        self._note(name, "blank", blank)
-        self._note(name, "not a number", missing & ~blank)
+        blanks = self._note(name, "blank", blank)
+        unread = int(np.count_nonzero(missing)) - blanks  # blank cells are NaN too
+        if unread:
+            self._note(name, "not a number", missing & ~blank)
         if kind.type != "score":
-            self._note(name, "valid", ~missing)
-            self._count_other_decimal(name, column, missing & ~blank)
+            self._note(name, "valid", ~missing, len(values) - blanks - unread)
+            if unread:
+                self._count_other_decimal(name, column, missing & ~blank)
             return numbers
         low, high = self.spec.scales.get(name, kind.scale)  # type: ignore[misc]
         on_scale = values >= low  # NaN compares False: missing values are never on the scale
         on_scale &= values <= high
         on_scale &= values == np.rint(values)
-        self._note(name, f"outside the {low}-{high} scale", ~(missing | on_scale))
-        self._note(name, "valid", on_scale)
-        return pd.Series(np.where(on_scale, values, np.nan))
+        valid = int(np.count_nonzero(on_scale))
+        if valid < len(values) - blanks - unread:  # numbers that are no answer on the scale
+            self._note(name, f"outside the {low}-{high} scale", ~(missing | on_scale))
+            numbers = pd.Series(np.where(on_scale, values, np.nan))
+        self._note(name, "valid", on_scale, valid)
+        return numbers
 
     def _timestamp(self, name: str, column: pa.Array) -> pd.Series:
         """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""

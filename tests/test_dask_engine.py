@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import gc
 import itertools
 import json
 import logging
@@ -28,7 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cx_cli import load_config, run
+from cx_cli import load_config, run, startup
 from cx_cli.cli import app
 from cx_cli.report import Report
 from tests.conftest import survey_config, write_config, write_csv
@@ -302,6 +303,8 @@ def json_report(args: Sequence[str], stdin: bytes | None = None) -> dict[str, An
 
 
 def assert_same_json(got: dict[str, Any], want: dict[str, Any]) -> None:
+    """`got` (Dask) equals `want` (pandas) in every part but the engine each names."""
+    assert (got["settings"].pop("engine"), want["settings"].pop("engine")) == ("dask", "pandas")
     problems = results_differences(got["results"], want["results"])
     for part in ("inputs", "definitions", "settings", "warnings"):
         problems += differences(got[part], want[part], part)
@@ -369,6 +372,21 @@ def test_local_cluster_equals_pandas_on_the_full_example_config(
 ) -> None:
     got = run(load_config(split_config), engine="dask", scheduler=cluster)
     assert_same_report(got, pandas_report(split_config, period="quarter", by=()))
+
+
+def test_a_cluster_run_resumes_the_collection_the_console_paused(
+    small_config: Path, cluster: str
+) -> None:
+    """The client reads no frame itself, so it resumes collection as it connects (a long run
+    would otherwise keep every cycle of garbage the client makes)."""
+    startup.pause_collection()
+    try:
+        run(load_config(small_config), engine="dask", scheduler=cluster, kpis=("nps",))
+        assert gc.isenabled()
+    finally:
+        startup._paused = False
+        gc.unfreeze()
+        gc.enable()
 
 
 def test_cli_report_on_a_cluster_prints_the_pandas_json(split_config: Path, cluster: str) -> None:
