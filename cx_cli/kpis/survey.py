@@ -28,8 +28,12 @@ def _scale(opts: ScaleOptions, default: tuple[int, int]) -> tuple[int, int]:
     return tuple(opts.scale) if opts.scale else default  # type: ignore[return-value]
 
 
-def _moments(score: pd.Series) -> dict[str, pd.Series]:
-    """n, total and total of squares of a score column, blanks contributing nothing."""
+def _answers(score: pd.Series, mean: bool) -> dict[str, pd.Series]:
+    """n, and for a mean variant the total and total of squares of a score column (blanks
+    contribute nothing). Only the mean's estimate reads the totals: the shares leave them out,
+    two fewer sums over every row."""
+    if not mean:
+        return {"n": score.notna()}
     filled = score.fillna(0.0)
     return {"n": score.notna(), "total": filled, "total_sq": filled * filled}
 
@@ -155,7 +159,7 @@ class Csat(Kpi):
 
     def tally(self, rows: pd.DataFrame, opts: CsatOptions) -> Tally:
         score = rows["csat"]
-        return {**_moments(score), "satisfied": score >= self.cut(opts)}
+        return {**_answers(score, opts.variant == "mean"), "satisfied": score >= self.cut(opts)}
 
     def estimate(self, s: Sums, opts: CsatOptions, confidence: float) -> Estimate:
         if opts.variant == "mean":
@@ -209,7 +213,7 @@ class Ces(Kpi):
         easy, hard = (score > mid, score < mid)
         if opts.direction == "lower_is_better":
             easy, hard = hard, easy
-        return {**_moments(score), "agree": easy, "disagree": hard}
+        return {**_answers(score, opts.variant == "mean"), "agree": easy, "disagree": hard}
 
     def estimate(self, s: Sums, opts: CesOptions, confidence: float) -> Estimate:
         counts = {
