@@ -171,7 +171,7 @@ def run(config: Config, **overrides: Any) -> Report:
         results=tuple(_finish(results, settings)),
         inputs=tuple(inputs),
         definitions=tuple(_definition(c) for c in choices),
-        settings=settings.as_dict(),
+        settings={**settings.as_dict(), "engine": options.engine},
         tool_version=__version__,
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         config_path=str(config.path) if config.path else None,

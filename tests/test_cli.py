@@ -34,6 +34,7 @@ def test_json_report_follows_the_contract(config: Path) -> None:
     document = json.loads(result.stdout)
     assert document["schema_version"] == 1
     assert document["tool"]["name"] == "cxkpi"
+    assert document["settings"]["engine"] == "pandas"
     assert len(document["config"]["sha256"]) == 64
     (source,) = document["inputs"]
     assert (source["rows_read"], source["rows_used"], source["rows_dropped"]) == (10, 10, {})
