@@ -66,6 +66,15 @@ def test_json_report_follows_the_contract(config: Path) -> None:
     assert overall[0]["value"] == pytest.approx(100 / 9)
 
 
+def test_json_has_one_line_per_result_for_grep_and_diff(config: Path) -> None:
+    result = runner.invoke(app, ["report", "-c", str(config), "--format", "json", "-q"])
+    document = json.loads(result.stdout)
+    lines = [line.strip().rstrip(",") for line in result.stdout.splitlines()]
+    for row in [*document["results"], *document["inputs"], *document["definitions"]]:
+        assert json.dumps(row, ensure_ascii=False) in lines
+    assert lines[:2] == ["{", '"schema_version": 1'] and lines[-1] == "}"
+
+
 def test_json_is_strict_without_nan(tmp_path: Path) -> None:
     from tests.conftest import write_csv
 
