@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from cx_cli.report import Report
 
 FORMATS = ("table", "json", "csv", "markdown")
+_PLAIN = (str, int, bool)  # exactly these types (a numpy scalar or a float needs a look)
 
 
 def render(
@@ -34,6 +35,8 @@ def render(
 
 def plain(value: Any) -> Any:
     """JSON-safe plain Python: NaN and infinities become None, numpy scalars become numbers."""
+    if value is None or type(value) in _PLAIN:  # most of a report: checked first, cheaply
+        return value
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
