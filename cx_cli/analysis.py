@@ -186,13 +186,12 @@ def engine(
 ) -> Iterator[Callable[..., dict[int, dict[GroupSet, pd.DataFrame]]]]:
     """The tally function of the chosen engine, with its Dask scheduler connected if any
     (the sources' `paths` checked first, so that a bad one does not wait for a cluster)."""
-    from cx_cli.dask_engine import check_engine
-
-    check_engine(options.engine)
     if options.engine == "pandas":
         yield tally_source
         return
     from cx_cli import dask_engine
+
+    dask_engine.check_engine(options.engine)
 
     for source, path in paths.items():
         dask_engine.check_paths(source, path)
