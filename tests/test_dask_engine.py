@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from cx_cli import load_config, run, startup
 from cx_cli.cli import app
+from cx_cli.errors import UsageError
 from cx_cli.report import Report
 from tests.conftest import survey_config, write_config, write_csv
 
@@ -513,6 +514,11 @@ def test_unknown_engine_is_refused_with_exit_2(survey_yaml: Path) -> None:
     assert result.exit_code == 2
     assert "spark" in result.stderr and "--engine" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_unknown_engine_from_the_library_is_a_usage_error(survey_yaml: Path) -> None:
+    with pytest.raises(UsageError, match="spark: unknown engine"):
+        run(load_config(survey_yaml), engine="spark")
 
 
 def test_dask_engine_without_dask_names_the_extra(
