@@ -376,7 +376,7 @@ def tally_whole_rows(
     kind: str,
     whole: Sequence[tuple[int, KpiChoice]],
     settings: Settings,
-    extents: Mapping[int, tuple[Any, Any] | None] | None = None,
+    extents: Mapping[int, tuple[Any, ...] | None] | None = None,
 ) -> Tallies:
     """Each whole-rows KPI tallied per group set from `rows`: all of a source's kept rows, or
     a split of them holding whole units (`Kpi.unit_of`), with `extents` (by KPI position) the
@@ -395,7 +395,7 @@ def tally_whole_rows(
     return out
 
 
-def extent_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[Any, Any] | None:
+def extent_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[Any, ...] | None:
     """The KPI's `extent` of (a split of) the kept rows, history included as `prepare` sees it."""
     if rows is None:
         return None
@@ -404,14 +404,19 @@ def extent_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[
     return choice.definition.extent(rows, choice.options, kind)
 
 
-def add_extents(extents: Iterable[tuple[Any, Any] | None]) -> tuple[Any, Any] | None:
-    """Splits' extents as one: the earliest first and the latest last (an end may be None)."""
+def add_extents(extents: Iterable[tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
+    """Splits' extents as one: the earliest first and the latest last (an end may be None),
+    and for an extent that names its groups (columns, set of key values), all of them."""
     found = [s for s in extents if s is not None]
     firsts = [s[0] for s in found if s[0] is not None]
     lasts = [s[1] for s in found if s[1] is not None]
-    if not firsts and not lasts:
+    named = [s[2] for s in found if len(s) > 2]
+    if not firsts and not lasts and not named:
         return None
-    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+    ends = (min(firsts) if firsts else None, max(lasts) if lasts else None)
+    if not named:
+        return ends
+    return (*ends, (named[0][0], frozenset().union(*(groups for _, groups in named))))
 
 
 def add_tallies(

@@ -161,6 +161,8 @@ ORDER_KPIS: list[Any] = [  # the calendar units and windows a bucket could get w
     "repeat_rate",
     "wau",
     "dau",
+    {"kpi": "mau", "label": "mau_rolling", "variant": "rolling_30d"},
+    {"kpi": "wau", "label": "wau_rolling", "variant": "rolling_7d"},
     {"kpi": "retention", "inactive_days": 30},
     {"kpi": "clv", "method": "purchase", "inactive_days": 30},
     {"kpi": "clv", "label": "clv_hist", "method": "historical"},

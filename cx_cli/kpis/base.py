@@ -190,7 +190,7 @@ class Context:
     shared: Shared = field(default_factory=Shared, compare=False, repr=False)
     # The KPI's `extent` of all its rows, when `prepare` sees only some of them (the Dask engine
     # splits rows by `unit_of`); None: `prepare` works it out from the rows it is given.
-    extent: tuple[Any, Any] | None = None
+    extent: tuple[Any, ...] | None = None
 
 
 class Kpi:
@@ -255,10 +255,12 @@ class Kpi:
         """
         return None
 
-    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
+    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, ...] | None:
         """Facts about all the rows that `prepare` reads besides each unit's own rows: their
-        first and last instants, as the KPI counts them (None: none; either end may be None).
-        Splits' extents combine into the smallest first and the largest last."""
+        first and last instants, as the KPI counts them (None: none; either end may be None),
+        and, for a KPI whose units count in groups they have no rows in, the groups: (key
+        columns, set of key values). Splits' extents combine into the smallest first, the
+        largest last and every group (`analysis.add_extents`)."""
         return None
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:

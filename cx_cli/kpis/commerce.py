@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from cx_cli.groups import distinct_per_group, group_numbers
 from cx_cli.kpis.base import (
+    ALL,
     PERIOD,
     WINDOWED,
     Context,
@@ -223,7 +224,7 @@ class ActiveCustomers(Kpi):
     """
 
     bucket: ClassVar[str]  # the calendar unit: month, week or day
-    group_facts = frozenset({"slots", "latest_start", "short_period"})
+    group_facts = frozenset({"slots", "latest_start", "short_period", "window_complete"})
 
     def needs_all_rows(self, opts: Any) -> bool:
         return True
@@ -231,33 +232,40 @@ class ActiveCustomers(Kpi):
     def needs_history(self, opts: Any) -> bool:
         return opts.variant != "calendar"  # a window may reach back before --since
 
-    def unit_of(self, opts: Any, ctx: Context) -> str | None:
-        """Calendar units split by customer, unless a unit can straddle two periods (an ISO
-        week in a month, quarter or year), and rolling windows never do: in both a customer
-        counts in a group without an order in it (a week's other days, a window reaching
-        back), so each split would have to know every group there is."""
-        if opts.variant != "calendar":
-            return None
-        straddles = self.bucket == "week" and GRAIN[ctx.period or "week"] > GRAIN["week"]
-        return None if straddles else "customer_id"
+    def unit_of(self, opts: Any, ctx: Context) -> str:
+        """Customers: each counts on their own. A customer may count in a group without an
+        order in it (a rolling window reaching back, an ISO week's days in the month before),
+        so the extent of all rows names every group (`extent`), and each split reports them
+        all, with zeros where none of its customers counts."""
+        return "customer_id"
 
-    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, Any] | None:
-        """The first and last order days: every calendar unit between them counts."""
+    def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, ...] | None:
+        """The first and last order days (every calendar unit between them counts, and a
+        rolling window ends at the last), and the groups of the orders inside --since/--until:
+        their key columns and the set of their key values (`add_extents` joins the sets)."""
         import pandas as pd
 
         days = rows["ordered_at"].dt.normalize()
         first, last = days.min(), days.max()
-        return (None if pd.isna(first) else first, None if pd.isna(last) else last)
+        current = rows[rows[IN_WINDOW]] if IN_WINDOW in rows else rows
+        columns = tuple(c for c in rows.columns if _is_group_key(c))
+        distinct = current[list(columns)].drop_duplicates().astype(object)
+        groups = frozenset(distinct.itertuples(index=False, name=None))
+        return (
+            None if pd.isna(first) else first,
+            None if pd.isna(last) else last,
+            (columns, groups),
+        )
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
         import pandas as pd
 
         segments = [k for k in keys if k.startswith(SEGMENT_PREFIX)]
         current = _in_window(rows, ctx)
-        if current.empty:
+        every = _every_group(keys, ctx)
+        if current.empty and (every is None or every.empty):
             return pd.DataFrame(columns=[*keys, *COUNTS])
-        counts = _customer_counts(current, keys, ctx)
-        facts = counts[[*keys, "no_customer"]].assign(customers_active=counts["customers"])
+        facts = _group_facts(current, keys, ctx, every)
         if opts.variant != "calendar":
             return _rolling(
                 _active(rows, keys, ctx), facts, keys, segments, _window_days(opts), ctx
@@ -279,6 +287,46 @@ class ActiveCustomers(Kpi):
         detail["customers_active"] = int(count["customers_active"])
         detail["orders_without_customer"] = int(count["no_customer"])
         return Estimate(value, int(n), detail=detail)
+
+
+def _is_group_key(column: str) -> bool:
+    return column in (ALL, PERIOD) or column.startswith(SEGMENT_PREFIX)
+
+
+def _every_group(keys: list[str], ctx: Context) -> pd.DataFrame | None:
+    """The groups of all rows (from the extent), when `prepare` sees a split of them."""
+    import pandas as pd
+
+    if ctx.extent is None or len(ctx.extent) < 3:
+        return None
+    columns, groups = ctx.extent[2]
+    every = pd.DataFrame(list(groups), columns=list(columns), dtype=object)
+    return every[keys].drop_duplicates()
+
+
+def _group_facts(
+    current: pd.DataFrame, keys: list[str], ctx: Context, every: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Per group: orders naming no customer and distinct customers; with `every`, one row for
+    each of its groups (zeros for those this split has no orders in), segments as text."""
+    import pandas as pd
+
+    if current.empty:
+        facts = pd.DataFrame(columns=[*keys, "no_customer", "customers_active"])
+    else:
+        counts = _customer_counts(current, keys, ctx)
+        facts = counts[[*keys, "no_customer"]].assign(customers_active=counts["customers"])
+    if every is None:
+        return facts
+    own = facts.astype({k: object for k in keys})
+    merged = every.merge(own, on=keys, how="left")
+    merged[["no_customer", "customers_active"]] = (
+        merged[["no_customer", "customers_active"]].astype("float64").fillna(0.0)
+    )
+    merged[ALL] = merged[ALL].astype("int64")
+    if PERIOD in keys:
+        merged[PERIOD] = pd.to_datetime(merged[PERIOD]).astype(current[PERIOD].dtype)
+    return merged
 
 
 def _window_days(opts: Any) -> int:
@@ -406,7 +454,7 @@ def _calendar(
     import pandas as pd
 
     days = _days(current, ctx)
-    first, last = ctx.extent or (days.min(), days.max())
+    first, last = ctx.extent[:2] if ctx.extent else (days.min(), days.max())
     starts = pd.Series(period_starts(first, last, unit)).astype(days.dtype)
     anchors = (starts + pd.Timedelta(days=3 if unit == "week" else 0)).clip(first, last)
     units = pd.DataFrame({"_unit": starts})
@@ -416,6 +464,8 @@ def _calendar(
     else:
         slots = facts.merge(units, how="cross")
     counts = _actives_per_unit(current, segments, unit, ctx)
+    if segments and not current.empty:  # labels as text: a split's categories are its own
+        slots, counts = (t.astype({k: object for k in segments}) for t in (slots, counts))
     slots = slots.merge(counts, on=[*segments, "_unit"], how="left").sort_values("_unit")
     slots["actives"] = slots["actives"].fillna(0)
     latest = ~slots.duplicated(keys, keep="last")
@@ -448,7 +498,11 @@ def _rolling(
     import pandas as pd
 
     span = pd.Timedelta(days=days)
-    last = active.loc[active["_in"], "_day"].max()
+    first, last = ctx.extent[:2] if ctx.extent else (None, None)
+    if last is None:
+        last = active.loc[active["_in"], "_day"].max()
+    if first is None:
+        first = active["_day"].min()
     if PERIOD in keys:
         ends = {
             p: min(next_start(p, ctx.period or "") - pd.Timedelta(days=1), last)
@@ -475,6 +529,8 @@ def _rolling(
     )
     totals = level.groupby(segments, observed=True) if segments else level
     level["_level"] = totals["_step"].cumsum()
+    if segments:  # labels as text: a split's categories are its own
+        facts, level = (t.astype({k: object for k in segments}) for t in (facts, level))
     found = pd.merge_asof(
         facts.assign(_end=end.astype(known["_day"].dtype)).sort_values("_end"),
         level[[*segments, "_day", "_level"]],
@@ -487,7 +543,7 @@ def _rolling(
         slots=1,
         actives=found["_level"].fillna(0),
         latest_start=_ordinal(found["_end"]),
-        window_complete=found["_end"] - span + pd.Timedelta(days=1) >= active["_day"].min(),
+        window_complete=found["_end"] - span + pd.Timedelta(days=1) >= first,
     )
 
 
