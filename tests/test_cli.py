@@ -73,6 +73,9 @@ def test_json_has_one_line_per_result_for_grep_and_diff(config: Path) -> None:
     for row in [*document["results"], *document["inputs"], *document["definitions"]]:
         assert json.dumps(row, ensure_ascii=False) in lines
     assert lines[:2] == ["{", '"schema_version": 1'] and lines[-1] == "}"
+    checked = runner.invoke(app, ["validate", "-c", str(config), "--format", "json"])
+    (source,) = json.loads(checked.stdout)["sources"]
+    assert checked.stdout.splitlines()[3] == f"    {json.dumps(source, ensure_ascii=False)}"
 
 
 def test_json_is_strict_without_nan(tmp_path: Path) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import TYPE_CHECKING, Any
 
 from cx_cli import __version__
-from cx_cli.render import plain
+from cx_cli.render import json_text, plain
 from cx_cli.render.csv import cell_text
 
 if TYPE_CHECKING:
@@ -31,8 +30,7 @@ def render_cohorts(
 ) -> str:
     """The matrix as text in `fmt`: table, json or csv."""
     if fmt == "json":
-        document = cohorts_document(cohorts)
-        return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json_text(cohorts_document(cohorts))
     if fmt == "csv":
         return cohorts_csv(cohorts)
     if fmt == "table":

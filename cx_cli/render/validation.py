@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cx_cli.render import plain
+from cx_cli.render import json_text, plain
 
 if TYPE_CHECKING:
     from cx_cli.report import InputSummary
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 def render_validation(summaries: Sequence[InputSummary], fmt: str, *, color: bool = False) -> str:
     if fmt == "json":
         document = {"ok": True, "sources": [s.as_dict() for s in summaries]}
-        return json.dumps(plain(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json_text(plain(document))
     from rich.console import Console
     from rich.table import Table
 
