@@ -84,7 +84,7 @@ def read_numbers(
         infinite = np.isinf(values)
         if infinite.any():  # a number, but not one a KPI can use
             values = np.where(infinite, np.nan, values)
-        return pd.Series(values), blank
+        return pd.Series(values, copy=False), blank  # pandas 3 would copy it
     column = as_text(column)
     blank = _nulls(column)
     values = np.full(len(column), np.nan)
@@ -98,7 +98,7 @@ def read_numbers(
         slow, slow_blank = numbers_from_text(text, kind, decimal, thousands, mapping, leading)
         values[pending] = slow.to_numpy()
         blank[pending] = slow_blank.to_numpy()
-    return pd.Series(values), blank
+    return pd.Series(values, copy=False), blank
 
 
 def _plain_numbers(column: pa.Array, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

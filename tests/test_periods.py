@@ -25,10 +25,13 @@ def by_hand(when: dt.datetime, unit: str) -> dt.datetime:
 
 
 moments = st.datetimes(min_value=dt.datetime(1700, 1, 1), max_value=dt.datetime(2261, 12, 31))
+# Fewer days than rows: the days are looked up in a table from the first to the last.
+close_moments = st.datetimes(min_value=dt.datetime(2024, 2, 20), max_value=dt.datetime(2024, 3, 5))
 
 
 @given(
-    values=st.lists(st.none() | moments, min_size=1, max_size=30),
+    values=st.lists(st.none() | moments, min_size=1, max_size=30)
+    | st.lists(st.none() | close_moments, min_size=20, max_size=40),
     unit=st.sampled_from(["day", "week", "month", "quarter", "year"]),
 )
 @settings(max_examples=100, deadline=None)
