@@ -332,8 +332,9 @@ def settle_scan(
         kept, found.kept = found.kept, []  # the frames go once they are joined
         rows = pd.concat(kept) if kept else None
         del kept
-        tallied = tally_whole_rows(rows, reader.spec.kind, whole, settings)
-        out.update(finish_tallies(tallied, whole))
+        for i, group_set, tallied in whole_row_tallies(rows, reader.spec.kind, whole, settings):
+            # finished at once: its observations (for medians) go before the next is made
+            out[i][group_set] = _with_quantiles(tallied, _keys(group_set))
     return {id(c): out[i] for i, c in enumerate(choices)}
 
 
@@ -381,18 +382,32 @@ def tally_whole_rows(
     """Each whole-rows KPI tallied per group set from `rows`: all of a source's kept rows, or
     a split of them holding whole units (`Kpi.unit_of`), with `extents` (by KPI position) the
     facts about all rows that a split cannot see (`Kpi.extent`)."""
+    out: Tallies = {i: {} for i, _ in whole}
+    for i, group_set, tallied in whole_row_tallies(rows, kind, whole, settings, extents):
+        out[i][group_set] = tallied
+    return out
+
+
+def whole_row_tallies(
+    rows: pd.DataFrame | None,
+    kind: str,
+    whole: Sequence[tuple[int, KpiChoice]],
+    settings: Settings,
+    extents: Mapping[int, tuple[Any, ...] | None] | None = None,
+) -> Iterator[tuple[int, GroupSet, Tallied]]:
+    """`tally_whole_rows` one KPI and group set at a time (KPI position, group set, tally),
+    so that a caller finishing each at once holds one set of observations, not all of them."""
     if rows is not None:
         rows = _coded_ids(rows)
     ctx = Context(kind, settings.period, settings.since, settings.until)
     windowed = rows
     if rows is not None and IN_WINDOW in rows:  # one frame for all, so they share figures
         windowed = ctx.shared.get(rows, WINDOWED, lambda: rows[rows[IN_WINDOW]])
-    out: Tallies = {}
     for i, c in whole:
         mine = rows if c.definition.needs_history(c.options) else windowed
         own = dataclasses.replace(ctx, extent=(extents or {}).get(i))
-        out[i] = {s: _tally_whole(mine, c, _keys(s), own) for s in group_sets(settings)}
-    return out
+        for group_set in group_sets(settings):
+            yield i, group_set, _tally_whole(mine, c, _keys(group_set), own)
 
 
 def extent_of(rows: pd.DataFrame | None, choice: KpiChoice, kind: str) -> tuple[Any, ...] | None:
