@@ -209,6 +209,7 @@ orders_strategy = st.lists(
     period=st.sampled_from(["none", "week", "month"]),
     by=st.sampled_from([(), ("channel",)]),
     since=st.sampled_from([None, "2025-02-01"]),
+    until=st.sampled_from([None, "2025-03-20"]),
 )
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -220,6 +221,7 @@ def test_orders_split_by_customer_at_random_add_up(
     period: str,
     by: tuple[str, ...],
     since: str | None,
+    until: str | None,
 ) -> None:
     """However customers fall into buckets (one bucket may hold no orders, or hold the first
     or last day alone), the figures are those of one tally: windows, calendar units and
@@ -231,11 +233,14 @@ def test_orders_split_by_customer_at_random_add_up(
     data = write_csv(tmp_path / "orders.csv", rows, ["id", "customer", "when", "channel", "amount"])
     path = write_config(tmp_path, orders_document(data))
     since_day = dt.date.fromisoformat(since) if since else None
+    until_day = dt.date.fromisoformat(until) if until else None
 
     def bucket_of(customer: Any) -> int:
         return buckets.get(None if pd.isna(customer) else customer, 0)
 
-    got, want = tallies(path, "orders", 3, bucket_of, period=period, by=by, since=since_day)
+    got, want = tallies(
+        path, "orders", 3, bucket_of, period=period, by=by, since=since_day, until=until_day
+    )
     assert_same_tables(got, want)
 
 
@@ -263,6 +268,28 @@ def test_orders_on_either_side_of_period_edges_in_two_buckets_add_up(
     apart = {c: n % 2 for n, (c, _, _) in enumerate(EDGE_ORDERS)}  # neighbours split up
     got, want = tallies(path, "orders", 2, apart.__getitem__, period=period, by=by)
     assert_same_tables(got, want)
+
+
+def test_rolling_windows_end_on_the_last_order_before_until_in_every_split(tmp_path: Path) -> None:
+    """New-user test 15: orders after --until are read (the windows' history) but the last
+    window ends on the last order inside the dates, in one tally and in customer splits alike.
+    By hand: the last window ends 2025-02-10 and reaches back to 2025-01-12, so it holds b
+    alone (a ordered on 01-10; c on 03-10, after --until)."""
+    rows = [
+        (1, "a", "2025-01-10", "web", 10.0),
+        (2, "b", "2025-02-10", "web", 10.0),
+        (3, "c", "2025-03-10", "web", 10.0),
+    ]
+    data = write_csv(tmp_path / "orders.csv", rows, ["id", "customer", "when", "channel", "amount"])
+    document = orders_document(data)
+    document["kpis"] = [{"kpi": "mau", "variant": "rolling_30d"}]
+    path = write_config(tmp_path, document)
+    apart = {"a": 0, "b": 1, "c": 2}.__getitem__
+    until = dt.date(2025, 2, 28)
+    got, want = tallies(path, "orders", 3, apart, period="none", until=until)
+    assert_same_tables(got, want)
+    (overall,) = want[0].values()
+    assert overall["actives"].tolist() == [1.0]
 
 
 # -- cohorts -----------------------------------------------------------------------------------

@@ -240,22 +240,21 @@ class ActiveCustomers(Kpi):
         return "customer_id"
 
     def extent(self, rows: pd.DataFrame, opts: Any, kind: str) -> tuple[Any, ...] | None:
-        """The first and last order days (every calendar unit between them counts, and a
-        rolling window ends at the last), and the groups of the orders inside --since/--until:
-        their key columns and the set of their key values (`add_extents` joins the sets)."""
+        """The first order day of all rows read (a rolling window reaching back before it is
+        incomplete), the last order day inside --since/--until (every calendar unit up to it
+        counts, and the last rolling window ends on it: an order after --until counts in no
+        window), and the groups of the orders inside the dates: their key columns and the set
+        of their key values (`add_extents` joins the sets)."""
         import pandas as pd
 
-        days = rows["ordered_at"].dt.normalize()
-        first, last = days.min(), days.max()
         current = rows[rows[IN_WINDOW]] if IN_WINDOW in rows else rows
+        first = rows["ordered_at"].min()
+        last = current["ordered_at"].max()
+        first, last = (None if pd.isna(t) else t.normalize() for t in (first, last))
         columns = tuple(c for c in rows.columns if _is_group_key(c))
         distinct = current[list(columns)].drop_duplicates().astype(object)
         groups = frozenset(distinct.itertuples(index=False, name=None))
-        return (
-            None if pd.isna(first) else first,
-            None if pd.isna(last) else last,
-            (columns, groups),
-        )
+        return (first, last, (columns, groups))
 
     def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
         import pandas as pd
