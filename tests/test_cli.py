@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from cx_cli.cli import app
 from cx_cli.kpis import names as kpi_names
+from cx_cli.render import json_text
 from tests.conftest import survey_config, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,15 @@ def test_json_has_one_line_per_result_for_grep_and_diff(config: Path) -> None:
     checked = runner.invoke(app, ["validate", "-c", str(config), "--format", "json"])
     (source,) = json.loads(checked.stdout)["sources"]
     assert checked.stdout.splitlines()[3] == f"    {json.dumps(source, ensure_ascii=False)}"
+
+
+def test_json_items_stay_one_line_whatever_line_breaks_their_text_holds() -> None:
+    """JSON allows U+0085, U+2028 and U+2029 unescaped, but `splitlines` breaks lines at them
+    (new-user test 15): they are escaped, so each item is still one line."""
+    document = {"results": [{"segment": {"channel": f"a{c}b"}} for c in "\x85\u2028\u2029\n"]}
+    text = json_text(document)
+    assert json.loads(text) == document
+    assert len(text.splitlines()) == 2 + len(document["results"]) + 2  # {, "results": [, ], }
 
 
 def test_json_is_strict_without_nan(tmp_path: Path) -> None:

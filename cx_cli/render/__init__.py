@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 
 FORMATS = ("table", "json", "csv", "markdown")
 _PLAIN = (str, int, bool)  # exactly these types (a numpy scalar or a float needs a look)
+# Characters JSON allows unescaped in a string but that `str.splitlines` (and editors) break
+# lines at: escaped, so that every item stays one line (json escapes the other controls).
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def render(
@@ -57,8 +60,8 @@ def json_text(document: dict[str, Any]) -> str:
     """
     import json
 
-    def compact(value: Any) -> str:  # strict JSON (no NaN), text as it is
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    def compact(value: Any) -> str:  # strict JSON (no NaN), text as it is but line breaks
+        return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
 
     lines = ["{"]
     for position, (key, value) in enumerate(document.items()):
