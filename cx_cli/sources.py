@@ -261,6 +261,7 @@ class SourceReader:
         needed = set(self.raw_columns)
         for column in sorted(needed):
             if column not in header:
+                self._check_delimiter(header, column)
                 close = (
                     difflib.get_close_matches(column, header, n=1)
                     or [
@@ -286,6 +287,24 @@ class SourceReader:
                     f"{self._file}: column {column!r} appears "
                     f"{list(header).count(column)} times in the header",
                     hint="rename the duplicate columns in the export",
+                )
+
+    def _check_delimiter(self, header: Sequence[str], column: str) -> None:
+        """A missing column that another delimiter would have split out of the header: the
+        source reads with the wrong delimiter (one given in the config, or a sniff fooled)."""
+        if files.is_parquet(self._file):
+            return
+        for delimiter in DELIMITERS:
+            if delimiter == self.quality.delimiter:
+                continue
+            names = [n.strip().strip('"') for h in header for n in h.split(delimiter)]
+            if len(names) > len(header) and column in names:
+                raise InputError(
+                    f"{self._file}: column {column!r} is not in the file as read with "
+                    f"delimiter {self.quality.delimiter!r} (source '{self.name}')",
+                    hint=f"the header splits on {delimiter!r} into {len(names)} columns, "
+                    f"{column!r} among them: set delimiter: {delimiter!r} under "
+                    f"sources.{self.name}",
                 )
 
     # -- reading -----------------------------------------------------------------------------

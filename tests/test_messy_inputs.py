@@ -253,6 +253,19 @@ def test_sniffed_delimiter_on_a_header_full_of_commas_is_right_or_named() -> Non
         assert values(result) == approx({None: (100 / 3, 3)})
 
 
+@pytest.mark.parametrize(("name", "wrong"), [("same_pipe.csv", ","), ("same_tab.tsv", ";")])
+def test_a_wrong_configured_delimiter_is_named_with_the_one_that_splits_the_header(
+    name: str, wrong: str
+) -> None:
+    """New-user test 15: the hint named the whole header line as the column meant."""
+    with pytest.raises(InputError) as caught:
+        report(name, "responses", SAME, delimiter=wrong)
+    assert f"is not in the file as read with delimiter {wrong!r}" in str(caught.value)
+    right = "|" if name.endswith(".csv") else "\t"
+    assert caught.value.hint is not None
+    assert f"set delimiter: {right!r} under sources.s" in caught.value.hint
+
+
 # -- quoting ------------------------------------------------------------------------------------
 
 
