@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cx_cli import __version__, stats
+from cx_cli import __version__, quantiles, stats
 from cx_cli.config import PERIODS, Config, KpiChoice, check_segments, leaves, resolve_kpi
 from cx_cli.errors import ConfigError
 from cx_cli.groups import group_numbers
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 # order id, then by customer, can be put back in file order (`dask_engine._joined`).
 SEQUENCE = "_seq"
 # The columns `_with_quantiles` adds beside the sums for KPIs with `observations`.
-QUANTILES = ("median", "p90")
+QUANTILES = (quantiles.MEDIAN, quantiles.P90)
 
 
 @dataclass(frozen=True)
@@ -255,10 +255,13 @@ def tally_source(
 @dataclass
 class Scan:
     """One pass over (part of) a source: the additive KPIs' sums at the finest grain, with
-    columns `<position of the KPI>|<statistic>`, and the rows the whole-rows KPIs keep."""
+    columns `<position of the KPI>|<statistic>`, the rows the whole-rows KPIs keep, and by
+    position of an additive KPI with `observations`, how often each value occurs per group at
+    the finest grain (`quantiles.count_values`)."""
 
     sums: pd.DataFrame | None
     kept: list[pd.DataFrame]
+    counts: dict[int, pd.DataFrame] = field(default_factory=dict)
 
 
 def scan(
@@ -274,6 +277,7 @@ def scan(
     whole = _kept_columns(choices, reader, finest)
     partials: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
+    counted: dict[int, list[pd.DataFrame]] = {}
     for frame in frames:
         keyed = _with_keys(frame, reader.time_field, settings.period)
         current = keyed[keyed[IN_WINDOW]] if IN_WINDOW in keyed else keyed
@@ -284,9 +288,53 @@ def scan(
                 for k, v in c.definition.tally(current, c.options).items()
             }
             partials.append(group_sums(current[finest], columns))
+            _count_observations(current, finest, additive, counted)
         if whole:
             kept.append(keyed[[c for c in keyed.columns if c in whole]])
-    return Scan(merge_sums(partials, finest), kept)
+    counts = {i: quantiles.add_counts(pending) for i, pending in counted.items()}
+    return Scan(merge_sums(partials, finest), kept, counts)
+
+
+def _count_observations(
+    rows: pd.DataFrame,
+    finest: list[str],
+    additive: Sequence[tuple[int, KpiChoice]],
+    counted: dict[int, list[pd.DataFrame]],
+) -> None:
+    """Add this frame's value counts to each KPI's pending tables (by position), merging them
+    every few frames so that a long read holds about one table of distinct values per KPI."""
+    for i, c in additive:
+        observed = c.definition.observations(rows, c.options)
+        if observed is None:
+            continue
+        pending = counted.setdefault(i, [])
+        pending.append(quantiles.count_values(rows[finest], observed))
+        if len(pending) >= quantiles.MERGE_EVERY:
+            pending[:] = [quantiles.add_counts(pending)]
+
+
+def observed_quantiles(
+    counts: Mapping[int, pd.DataFrame], settings: Settings
+) -> dict[int, dict[GroupSet, pd.DataFrame]]:
+    """By KPI position and group set, the median and p90 of the counted observations."""
+    chosen = group_sets(settings)
+    return {
+        i: dict(
+            zip(chosen, quantiles.quantile_tables(table, [_keys(g) for g in chosen]), strict=True)
+        )
+        for i, table in counts.items()
+    }
+
+
+def add_quantiles(
+    sums: dict[int, dict[GroupSet, pd.DataFrame]],
+    found: Mapping[int, Mapping[GroupSet, pd.DataFrame]],
+) -> None:
+    """Join each KPI's median and p90 (`observed_quantiles`) onto its sums, group by group."""
+    for i, tables in found.items():
+        for group_set, table in tables.items():
+            if group_set in sums[i]:
+                sums[i][group_set] = sums[i][group_set].join(table)
 
 
 def _kept_columns(
@@ -327,6 +375,7 @@ def settle_scan(
     import pandas as pd
 
     out = roll_up(found.sums, choices, settings)
+    add_quantiles(out, observed_quantiles(found.counts, settings))
     whole = whole_rows_kpis(choices)
     if whole:
         kept, found.kept = found.kept, []  # the frames go once they are joined
@@ -363,10 +412,11 @@ def whole_rows_kpis(choices: Sequence[KpiChoice]) -> list[tuple[int, KpiChoice]]
 @dataclass(frozen=True)
 class Tallied:
     """A whole-rows KPI's tally of (a split of) its rows for one group set: the summed
-    statistics, and the observations whose median and p90 are taken once every split is in."""
+    statistics, and the counted observations whose median and p90 are taken once every split
+    is in."""
 
     sums: pd.DataFrame
-    observed: pd.DataFrame | None = None  # the group keys and `_obs`, one row per observation
+    observed: pd.DataFrame | None = None  # how often each value occurs per group (`quantiles`)
 
 
 Tallies = dict[int, dict[GroupSet, Tallied]]  # KPI position -> group set -> tally
@@ -438,7 +488,7 @@ def add_tallies(
     parts: Sequence[Tallies], whole: Sequence[tuple[int, KpiChoice]], settings: Settings
 ) -> Tallies:
     """Splits' tallies as one: statistics added up per group, `group_facts` taken once, and
-    observations pooled."""
+    observations' counts added."""
     import pandas as pd
 
     out: Tallies = {}
@@ -453,9 +503,8 @@ def add_tallies(
                 sums = joined.groupby(level=_keys(group_set), observed=True).agg(how)
             else:
                 sums = tables[0] if tables else max(mine, key=lambda t: len(t.sums.columns)).sums
-            observed = [t.observed for t in mine if t.observed is not None]
-            pooled = pd.concat(observed, ignore_index=True) if observed else None
-            out[i][group_set] = Tallied(sums, pooled)
+            counts = quantiles.add_counts([t.observed for t in mine])
+            out[i][group_set] = Tallied(sums, counts)
     return out
 
 
@@ -601,20 +650,14 @@ def _tally_whole(
     observed = definition.observations(prepared, choice.options)
     if observed is None:
         return Tallied(_plain_index(sums))
-    values = observed.astype("float64").rename("_obs")  # an empty frame's column is object
-    return Tallied(_plain_index(sums), pd.concat([prepared[keys], values], axis=1))
+    return Tallied(_plain_index(sums), quantiles.count_values(prepared[keys], observed))
 
 
 def _with_quantiles(tallied: Tallied, keys: list[str]) -> pd.DataFrame:
     """The sums, with the median and p90 of the observations per group when there are any."""
-    import pandas as pd
-
     if tallied.observed is None:
         return tallied.sums
-    grouped = tallied.observed.groupby(keys, observed=True)["_obs"]
-    median, p90 = QUANTILES
-    quantiles = pd.DataFrame({median: grouped.median(), p90: grouped.quantile(0.9)})
-    return tallied.sums.join(_plain_index(quantiles))
+    return tallied.sums.join(quantiles.quantiles(tallied.observed, keys))
 
 
 # -- estimating --------------------------------------------------------------------------------

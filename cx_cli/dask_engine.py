@@ -9,7 +9,9 @@ as the pandas engine does it over one stream:
   files) and tallied there, each order keeping its place in the source;
 - repeated ids (`dedupe:`) are found in a first pass that collects each file's ids (hashed
   into buckets), so each file then drops the ids an earlier file had;
-- whole-rows KPIs (per-customer histories, medians) and cohorts are aggregated per unit on the
+- medians and p90 (durations, historical CLV) come from counts of each distinct value per
+  group (`cx_cli.quantiles`), added pairwise like the sums and read off on a worker;
+- whole-rows KPIs (per-customer histories) and cohorts are aggregated per unit on the
   workers: each file's kept rows are hashed by the unit (`Kpi.unit_of`: a customer, a session)
   into buckets, each bucket holding every row of its units in file order, and each bucket is
   tallied with the facts of all rows (`Kpi.extent`); the buckets' sums are added on a worker.
@@ -173,7 +175,7 @@ def tally_source(
     back only sums per group."""
     from dask import delayed
 
-    from cx_cli.analysis import roll_up, whole_rows_kpis
+    from cx_cli.analysis import add_quantiles, observed_quantiles, roll_up, whole_rows_kpis
 
     paths = _files(reader)
     buckets = _bucket_count(paths, compute.slots)
@@ -189,14 +191,17 @@ def tally_source(
         accounting = _pairwise([delayed(_reader_of)(r) for r in read], _add_accounting)
         scans = [delayed(_scan_of)(r) for r in read]
     sums = _pairwise([delayed(_sums_of)(found) for found in scans], _add_sums)
+    counts = _pairwise([delayed(_counts_of)(found) for found in scans], _add_count_maps)
+    medians = delayed(observed_quantiles)(counts, settings)
     whole = whole_rows_kpis(choices)
     kept = [delayed(_kept_rows)(found) for found in scans]
     ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
     finished = _whole_tallies(kept, ctx, whole, settings, buckets) if whole else []
-    found_sums, account, tallied = compute(sums, accounting, finished)
+    found_sums, found_medians, account, tallied = compute(sums, medians, accounting, finished)
     reader.absorb(account)
     reader.finish()
     out = roll_up(found_sums, choices, settings)
+    add_quantiles(out, found_medians)
     for figures in tallied:
         out.update(figures)
     return {id(c): out[i] for i, c in enumerate(choices)}
@@ -308,14 +313,10 @@ def _bucket_count(paths: Sequence[str], slots: int) -> int:
 
 def _splits(rows: Sequence[Delayed], unit: str | None, count: int) -> list[list[Delayed]]:
     """Files' rows (Dask tasks) regrouped into splits of whole units, each a list of pieces in
-    file order: `count` hash buckets of `unit`; a file per split for EVERY_ROW; one split of
-    everything for None (rows that cannot be split)."""
+    file order: `count` hash buckets of `unit`; one split of everything for None (rows that
+    cannot be split)."""
     from dask import delayed
 
-    from cx_cli.kpis.base import EVERY_ROW
-
-    if unit == EVERY_ROW:
-        return [[r] for r in rows]
     if unit is None:
         return [list(rows)]
     pieces = [delayed(_buckets, nout=count)(r, unit, count) for r in rows]
@@ -498,6 +499,20 @@ def _sums_of(found: Scan) -> pd.DataFrame | None:
     """A scan's additive sums, without its kept rows (they stay on the worker for the
     whole-rows KPIs)."""
     return found.sums
+
+
+def _counts_of(found: Scan) -> dict[int, pd.DataFrame]:
+    """A scan's value counts (by KPI position), for the medians of KPIs with observations."""
+    return found.counts
+
+
+def _add_count_maps(
+    a: dict[int, pd.DataFrame], b: dict[int, pd.DataFrame]
+) -> dict[int, pd.DataFrame | None]:
+    """Two scans' value counts added up per KPI position, group and value."""
+    from cx_cli.quantiles import add_counts
+
+    return {i: add_counts([a.get(i), b.get(i)]) for i in a.keys() | b.keys()}
 
 
 def _kept_rows(found: Scan) -> pd.DataFrame | None:

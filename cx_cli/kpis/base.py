@@ -155,9 +155,6 @@ ALL = "_all"
 PERIOD = "_period"
 # The `Shared` key of the rows inside --since/--until: the engine's and the KPIs' one copy.
 WINDOWED = "rows inside --since/--until"
-# `Kpi.unit_of` for a whole-rows KPI each of whose rows is a unit of its own (medians of
-# durations): its rows may be split anywhere.
-EVERY_ROW = "<every row>"
 
 
 class Shared:
@@ -236,7 +233,7 @@ class Kpi:
         return self.higher_is_better
 
     def needs_all_rows(self, opts: Any) -> bool:
-        """True when the KPI must see every row of a group at once (de-duplication, medians)."""
+        """True when the KPI must see every row of a group at once (de-duplication, histories)."""
         return False
 
     def needs_history(self, opts: Any) -> bool:
@@ -245,7 +242,7 @@ class Kpi:
 
     def unit_of(self, opts: Any, ctx: Context) -> str | None:
         """The column whose values split a whole-rows KPI's rows into independent units (a
-        customer, a session), or EVERY_ROW; None when they cannot be split (in this run:
+        customer, a session); None when they cannot be split (in this run:
         `ctx` gives the source kind and the period).
 
         Run on rows split so that each unit's rows stay together (in file order), `prepare`
@@ -271,7 +268,9 @@ class Kpi:
         return rows
 
     def observations(self, rows: pd.DataFrame, opts: Any) -> pd.Series | None:
-        """Per-row values whose median and p90 the engine adds to the sums (None: no quantiles)."""
+        """Per-row values whose median and p90 the engine adds to the sums (None: no quantiles;
+        NaN: a row without a value). The engine counts each value per group
+        (`cx_cli.quantiles`), so a KPI with observations still streams."""
         return None
 
     def tally(self, rows: pd.DataFrame, opts: Any) -> Tally:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from cx_cli.kpis.base import (
-    EVERY_ROW,
-    Context,
     Estimate,
     Kpi,
     Options,
@@ -143,19 +141,6 @@ def _duration_estimate(s: Sums, confidence: float, missing: str, **detail: Any) 
         **detail,
     )
     return floored_at_zero(est, 0)  # negative durations are counted, never averaged
-
-
-class _WholeRows(Kpi):
-    """A KPI whose median and p90 the engine computes from per-row observations."""
-
-    def needs_all_rows(self, opts: Any) -> bool:
-        return True
-
-    def unit_of(self, opts: Any, ctx: Context) -> str:
-        return EVERY_ROW
-
-    def prepare(self, rows: pd.DataFrame, keys: list[str], opts: Any, ctx: Context) -> pd.DataFrame:
-        return rows
 
 
 # -- FCR -----------------------------------------------------------------------------------
@@ -290,7 +275,7 @@ class AhtOptions(Options):
     "(negative_durations), never averaged.",
     interval="Student t interval for the mean, its lower end clipped at 0",
 )
-class Aht(_WholeRows):
+class Aht(Kpi):
     """Mean time agents spent per handled interaction."""
 
     Options = AhtOptions
@@ -363,7 +348,7 @@ class DurationOptions(Options):
     variant: Literal["standard"] = "standard"
 
 
-class _Duration(_WholeRows):
+class _Duration(Kpi):
     """end - start over tickets that have both timestamps; median and p90 beside the mean."""
 
     Options = DurationOptions
