@@ -544,6 +544,17 @@ def test_a_header_only_part_among_others_is_fine(tmp_path: Path, tiny_survey: Pa
     assert len(document["inputs"][0]["files"]) == 3
 
 
+def test_a_zero_byte_part_among_others_is_named(tmp_path: Path, tiny_survey: Path) -> None:
+    """A header-only part is an export of no rows; a 0-byte one wrote nothing at all, most
+    likely a failed export, so the run stops and names it (README, "Many files")."""
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "1.csv").write_bytes(tiny_survey.read_bytes())
+    (tmp_path / "parts" / "2.csv").write_bytes(b"")
+    result = run_survey(tmp_path, "parts/*.csv")
+    assert_fails_cleanly(result, str(tmp_path / "parts" / "2.csv"), "the file is empty")
+    assert result.exit_code == 1
+
+
 def test_all_parts_header_only_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "parts").mkdir()
     for name in ("1.csv", "2.csv"):
