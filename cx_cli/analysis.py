@@ -156,10 +156,10 @@ def run(config: Config, **overrides: Any) -> Report:
     scheduled = [leaf for choice in choices for leaf in leaves(choice)]
     sources = list(dict.fromkeys(leaf.source for leaf in scheduled))
     paths = {s: options.inputs.get(s) or config.source_path(s) for s in sources}
-    with engine(options, paths) as tally:
+    with engine(options, paths) as (tally, listed):
         for source in sources:
             mine = [leaf for leaf in scheduled if leaf.source == source]
-            reader = _reader(config, source, mine, settings, options)
+            reader = _reader(config, source, mine, settings, options, listed.get(source))
             sums.update(tally(reader, mine, settings))
             inputs.append(input_summary(reader))
             guessed.extend(_encoding_warnings(reader))
@@ -183,21 +183,26 @@ def run(config: Config, **overrides: Any) -> Report:
 @contextlib.contextmanager
 def engine(
     options: RunOptions, paths: Mapping[str, Any]
-) -> Iterator[Callable[..., dict[int, dict[GroupSet, pd.DataFrame]]]]:
-    """The tally function of the chosen engine, with its Dask scheduler connected if any
-    (the sources' `paths` checked first, so that a bad one does not wait for a cluster)."""
+) -> Iterator[tuple[Callable[..., dict[int, dict[GroupSet, pd.DataFrame]]], dict[str, list[str]]]]:
+    """The tally function of the chosen engine, with its Dask scheduler connected if any, and
+    the sources' files where they were listed already: Dask's sources are listed and checked
+    first, so that a bad one does not wait for a cluster."""
     if options.engine == "pandas":
-        yield tally_source
+        yield tally_source, {}
         return
     from cx_cli import dask_engine
 
     dask_engine.check_engine(options.engine)
 
-    for source, path in paths.items():
-        dask_engine.check_paths(source, path)
+    listed = {source: dask_engine.check_paths(source, path) for source, path in paths.items()}
     with dask_engine.connected(options.scheduler) as compute:
-        yield lambda reader, choices, settings: dask_engine.tally_source(
-            reader, choices, settings, compute
+        yield (
+            (
+                lambda reader, choices, settings: dask_engine.tally_source(
+                    reader, choices, settings, compute
+                )
+            ),
+            listed,
         )
 
 
@@ -207,6 +212,7 @@ def _reader(
     mine: Sequence[KpiChoice],
     settings: Settings,
     options: RunOptions,
+    listed: Sequence[str] | None = None,
 ) -> SourceReader:
     spec = config.sources[source]
     reader = SourceReader(
@@ -219,6 +225,7 @@ def _reader(
         options.batch_bytes,
         keep_history=any(c.definition.needs_history(c.options) for c in mine),
         progress=options.progress(source) if options.progress else None,
+        listed=listed,
     )
     if settings.period and reader.time_field is None:
         raise ConfigError(

@@ -130,6 +130,11 @@ def cohort_matrix(
     spec = config.sources[name]
     fields = _fields(spec.kind, metric, spec.columns, name)
     path = (inputs or {}).get(name) or config.source_path(name)
+    listed = None
+    if engine == "dask":
+        from cx_cli import dask_engine
+
+        listed = dask_engine.check_paths(name, path)  # before a cluster is waited for
     reader = SourceReader(
         name,
         spec,
@@ -139,6 +144,7 @@ def cohort_matrix(
         Window(since, until),
         keep_history=True,
         progress=progress(name) if progress else None,
+        listed=listed,
     )
     import pandas as pd
 
@@ -150,7 +156,6 @@ def cohort_matrix(
     else:
         from cx_cli import dask_engine
 
-        dask_engine.check_paths(name, path)
         with dask_engine.connected(scheduler) as compute:
             extent, counts = dask_engine.split_tally(
                 reader,

@@ -328,12 +328,13 @@ def _files(reader: SourceReader) -> list[str]:
     return _no_stdin(reader.name, reader.paths())
 
 
-def check_paths(source: str, path: str | Sequence[str]) -> None:
-    """The source's files, checked before a scheduler is connected: a pattern matching
-    nothing, or stdin, is an error at once, not after a cluster has started."""
+def check_paths(source: str, path: str | Sequence[str]) -> list[str]:
+    """The source's files, listed and checked before a scheduler is connected: a pattern
+    matching nothing, or stdin, is an error at once, not after a cluster has started. The
+    reader is given the list (`SourceReader.listed`), so a glob is listed once."""
     from cx_cli import files
 
-    _no_stdin(source, files.expand(path, source))
+    return _no_stdin(source, files.expand(path, source))
 
 
 def _no_stdin(source: str, paths: list[str]) -> list[str]:
@@ -382,7 +383,7 @@ def _union(sets: Sequence[set[str]]) -> set[str]:
 
 def _file_reader(reader: SourceReader, ids: set[str] | None = None) -> SourceReader:
     """A fresh reader of the same source, for one file (its own row accounting)."""
-    fresh = dataclasses.replace(reader, progress=None)
+    fresh = dataclasses.replace(reader, progress=None, listed=None)  # tasks need no list
     fresh._seen_ids = set(ids or ())
     return fresh
 

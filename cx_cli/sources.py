@@ -149,6 +149,9 @@ class SourceReader:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     keep_history: bool = False
     progress: Callable[[int, int, int | None], None] | None = None
+    # The files `path` names, when listed already (the Dask engine lists them before it
+    # connects to a cluster): a glob over object storage is then listed once, not twice.
+    listed: Sequence[str] | None = None
     quality: SourceQuality = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -319,6 +322,8 @@ class SourceReader:
 
     def paths(self) -> list[str]:
         """The files this source's path names, in reading order."""
+        if self.listed is not None:
+            return list(self.listed)
         return files.expand(self.path, self.name)
 
     def file_batches(self, path: str) -> Iterator[pd.DataFrame]:

@@ -501,6 +501,30 @@ def test_fsspec_url_globs_through_dask_equal_pandas_on_local_files(
     assert all(f["path"].startswith(f"{scheme}://") for f in summary.files)
 
 
+def test_each_source_is_listed_once_on_dask(
+    split_config: Path, pandas_report: Reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-check's listing is the one the run reads (an object-store glob costs requests)."""
+    from cx_cli import files
+    from cx_cli.cohort import cohort_matrix
+
+    listed: list[Any] = []
+    expand = files.expand
+
+    def counted(path: Any, source: str) -> list[str]:
+        listed.append(source)
+        return expand(path, source)
+
+    monkeypatch.setattr(files, "expand", counted)
+    config = load_config(split_config)
+    got = run(config, engine="dask", scheduler="synchronous", kpis=SURVEY_KPIS)
+    assert listed == ["surveys"]
+    assert len(got.inputs[0].files) > 1
+    listed.clear()
+    cohort_matrix(config, "orders", engine="dask", scheduler="synchronous")
+    assert listed == ["orders"]
+
+
 # -- 5. errors through the CLI -------------------------------------------------------------------
 
 
