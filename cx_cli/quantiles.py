@@ -154,11 +154,17 @@ def _median_p90(
         """The value of each group's observation of this rank (from 0), in sorted order."""
         return values[np.searchsorted(ends, offsets + rank, side="right")]
 
-    median = (at((sizes - 1) // 2) + at(sizes // 2)) / 2.0
+    middle, upper = at((sizes - 1) // 2), at(sizes // 2)
     position = (sizes - 1) * 0.9
     low = np.floor(position).astype("int64")
+    fraction = position - low
     below, above = at(low), at(np.minimum(low + 1, sizes - 1))
-    return median, below + (above - below) * (position - low)
+    # A rank that falls on a value gives that value itself, so that no sum of two values near
+    # the float maximum overflows where pandas gives the value (review 16).
+    with np.errstate(over="ignore", invalid="ignore"):
+        median = np.where(sizes % 2 == 1, middle, (middle + upper) / 2.0)
+        p90 = np.where(fraction == 0, below, below + (above - below) * fraction)
+    return median, p90
 
 
 def _flat(index: pd.MultiIndex) -> pd.Index:

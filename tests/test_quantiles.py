@@ -54,6 +54,15 @@ def test_an_even_count_takes_the_mean_of_the_middle_values() -> None:
     assert got.loc[(0, "a"), "median"] == 3.5  # (3 + 4) / 2
 
 
+def test_values_near_the_float_maximum_do_not_overflow() -> None:
+    """An odd count's median is its middle value, not (x + x) / 2 (inf for x = 1e308), and a
+    p90 rank on a value is that value (review 16: a ticket of 1e308 seconds gave null)."""
+    rows = frame(["a", "b", "b", "b"], [1e308, 1.0, 2.0, 1.7e308])
+    got = quantiles(count_values(rows[["_all", "g"]], rows["v"]), ["_all", "g"])
+    assert got.loc[(0, "a")].tolist() == [1e308, 1e308]
+    assert got.loc[(0, "b"), "median"] == 2.0
+
+
 def test_no_values_gives_an_empty_table_with_both_columns() -> None:
     rows = frame(["a", "b"], [None, None])
     got = quantiles(count_values(rows[["_all", "g"]], rows["v"]), ["_all", "g"])
