@@ -284,7 +284,7 @@ def scan(
     whole = _kept_columns(choices, reader, finest)
     partials: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
-    counted: dict[int, list[pd.DataFrame]] = {}
+    counted: dict[int, quantiles.ValueCounter] = {}
     for frame in frames:
         keyed = _with_keys(frame, reader.time_field, settings.period)
         current = keyed[keyed[IN_WINDOW]] if IN_WINDOW in keyed else keyed
@@ -298,7 +298,7 @@ def scan(
             _count_observations(current, finest, additive, counted)
         if whole:
             kept.append(keyed[[c for c in keyed.columns if c in whole]])
-    counts = {i: quantiles.add_counts(pending) for i, pending in counted.items()}
+    counts = {i: counter.result() for i, counter in counted.items()}
     return Scan(merge_sums(partials, finest), kept, counts)
 
 
@@ -306,18 +306,13 @@ def _count_observations(
     rows: pd.DataFrame,
     finest: list[str],
     additive: Sequence[tuple[int, KpiChoice]],
-    counted: dict[int, list[pd.DataFrame]],
+    counted: dict[int, quantiles.ValueCounter],
 ) -> None:
-    """Add this frame's value counts to each KPI's pending tables (by position), merging them
-    every few frames so that a long read holds about one table of distinct values per KPI."""
+    """Feed this frame's observations to each KPI's value counter (by position)."""
     for i, c in additive:
         observed = c.definition.observations(rows, c.options)
-        if observed is None:
-            continue
-        pending = counted.setdefault(i, [])
-        pending.append(quantiles.count_values(rows[finest], observed))
-        if len(pending) >= quantiles.MERGE_EVERY:
-            pending[:] = [quantiles.add_counts(pending)]
+        if observed is not None:
+            counted.setdefault(i, quantiles.ValueCounter()).add(rows[finest], observed)
 
 
 def observed_quantiles(

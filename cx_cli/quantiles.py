@@ -25,9 +25,47 @@ if TYPE_CHECKING:
 VALUE = "_obs"
 COUNT = "_n"
 MEDIAN, P90 = "median", "p90"
-# Pending count tables a reader merges at once: often enough that a long read holds about one
-# table's worth of distinct values, rarely enough that merging costs little next to reading.
-MERGE_EVERY = 8
+# Rows a `ValueCounter` gathers before counting them, and the fewest rows of newer count
+# tables it merges: counting and merging have a fixed cost per call, which tiny frames
+# (a library caller's small `batch_bytes`) would otherwise pay per frame.
+MERGE_ROWS = 1 << 16
+
+
+class ValueCounter:
+    """Counts of values per group, fed frame by frame (`add`), as one table at the end
+    (`result`). Small frames are gathered and counted together; count tables are merged once
+    the newer ones hold as many rows as the merged one, so a read holds at most about twice
+    its distinct values, and each row is merged a few times, not once per frame."""
+
+    def __init__(self) -> None:
+        self._rows: list[pd.DataFrame] = []  # uncounted: the key columns, then VALUE
+        self._gathered = 0
+        self._tables: list[pd.DataFrame] = []  # counted; the first is the merged one
+        self._newer = 0
+
+    def add(self, keys: pd.DataFrame, values: pd.Series) -> None:
+        """Take one frame's rows: its group key columns and the values to count."""
+        self._rows.append(keys.assign(**{VALUE: values.astype("float64")}))
+        self._gathered += len(keys)
+        if self._gathered >= MERGE_ROWS:
+            self._count()
+
+    def result(self) -> pd.DataFrame | None:
+        """Every value counted per group (None: no frame was added)."""
+        self._count()
+        return add_counts(self._tables)
+
+    def _count(self) -> None:
+        if not self._rows:
+            return
+        rows = self._rows[0] if len(self._rows) == 1 else _concat(self._rows)
+        self._rows, self._gathered = [], 0
+        table = count_values(rows.drop(columns=[VALUE]), rows[VALUE])
+        self._tables.append(table)
+        self._newer += len(table)
+        if len(self._tables) > 1 and self._newer >= max(len(self._tables[0]), MERGE_ROWS):
+            merged = add_counts(self._tables)
+            self._tables, self._newer = ([merged] if merged is not None else []), 0
 
 
 def count_values(keys: pd.DataFrame, values: pd.Series) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cx_cli.quantiles
 from cx_cli.analysis import run
 from cx_cli.config import load_config
 from cx_cli.quantiles import COUNT, add_counts, count_values, quantiles
@@ -114,14 +115,26 @@ def test_any_split_of_the_rows_gives_pandas_figures(
                 assert math.isclose(found[column], expected[column], rel_tol=1e-12, abs_tol=1e-9)
 
 
-@pytest.mark.parametrize("batch_bytes", [64, 4096])
-def test_duration_medians_stream_in_tiny_batches(batch_bytes: int) -> None:
-    """AHT, first response and resolution time, by month and channel, on the sample tickets:
-    read in batches of a few rows, the figures (medians and p90 included) equal one read."""
+@pytest.mark.parametrize(("batch_bytes", "merge_rows"), [(64, 7), (4096, 50), (4096, 1 << 16)])
+def test_duration_medians_stream_in_tiny_batches(
+    batch_bytes: int, merge_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AHT, first response and resolution time, by month and channel, on every 6th sample
+    ticket: read in batches of a few rows, counted every few rows and merged many times
+    (`MERGE_ROWS` made small), the figures (medians and p90 included) equal one read."""
+    lines = (ROOT / "sample_data" / "tickets.csv").read_text().splitlines(keepends=True)
+    sample = tmp_path / "tickets.csv"
+    sample.write_text("".join([lines[0], *lines[1::6]]))
     config = load_config(ROOT / "config.example.yaml")
     kpis = ["aht", "first_response_time", "resolution_time"]
-    options: dict[str, Any] = {"kpis": kpis, "period": "month", "by": ["channel"]}
+    options: dict[str, Any] = {
+        "kpis": kpis,
+        "period": "month",
+        "by": ["channel"],
+        "inputs": {"tickets": str(sample)},
+    }
     whole = run(config, **options)
+    monkeypatch.setattr(cx_cli.quantiles, "MERGE_ROWS", merge_rows)
     batched = run(config, batch_bytes=batch_bytes, **options)
     assert len(whole.results) > 30
     medians = [r.detail.get("median") for r in whole.results]
