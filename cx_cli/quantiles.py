@@ -45,7 +45,7 @@ class ValueCounter:
 
     def add(self, keys: pd.DataFrame, values: pd.Series) -> None:
         """Take one frame's rows: its group key columns and the values to count."""
-        self._rows.append(keys.assign(**{VALUE: values.astype("float64")}))
+        self._rows.append(keys.assign(**{VALUE: values.astype("float64").to_numpy()}))  # by place
         self._gathered += len(keys)
         if self._gathered >= MERGE_ROWS:
             self._count()
