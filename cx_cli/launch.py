@@ -29,6 +29,7 @@ def console() -> None:
     Commands turn every error into an `error:` line; an OSError that still reaches here comes
     from Typer writing help, a version or a usage message to a stream that cannot take it.
     """
+    startup.one_blas_thread()
     startup.pause_collection()
     try:
         main()

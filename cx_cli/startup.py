@@ -12,11 +12,18 @@ skip it, and resumes collection, so that memory stays bounded on a long read. Sh
 
 Code that imports cx_cli as a library never pauses collection, and `modules_loaded` then
 does nothing.
+
+The console script also keeps OpenBLAS, numpy's linear algebra, to one thread
+(`one_blas_thread`). cxkpi does no linear algebra, but OpenBLAS starts a thread per core as
+numpy loads and keeps them spinning for a while: ~0.1 s of CPU on every run, which on a 2-core
+machine is taken from the reader's parse. A value the user set is kept. (Dask's workers get
+the same setting from Dask itself.)
 """
 
 from __future__ import annotations
 
 import gc
+import os
 
 _paused = False
 
@@ -36,3 +43,8 @@ def modules_loaded() -> None:
         _paused = False
         gc.freeze()
         gc.enable()
+
+
+def one_blas_thread() -> None:
+    """One OpenBLAS thread, unless OPENBLAS_NUM_THREADS is set (before numpy loads)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
