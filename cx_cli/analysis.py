@@ -592,9 +592,7 @@ def _part_figures(
         est = definition.estimate(Sums(values), part.options, confidence)
         return (float("nan") if est.value is None else est.value), est.n
 
-    found = {
-        key: figure(values) for key, values in zip(sums.index, sums.to_dict("records"), strict=True)
-    }
+    found = {key: figure(values) for key, values in group_rows(sums)}
     absent = figure(_no_rows(sums.columns))
     figures = [found.get(key, absent) for key in index]
     return [value for value, _ in figures], [n for _, n in figures]
@@ -675,7 +673,7 @@ def results_for(
         keys = _keys(group_set)
         estimates: dict[tuple[Any, ...], Estimate] = {}
         ordered = table.sort_index() if not table.empty else table
-        for index, values in zip(ordered.index, ordered.to_dict("records"), strict=True):
+        for index, values in group_rows(ordered):
             key = index if isinstance(index, tuple) else (index,)
             estimates[key] = definition.estimate(Sums(values), choice.options, settings.confidence)
         if not estimates and keys == [ALL]:
@@ -685,6 +683,16 @@ def results_for(
             labels = dict(zip(keys, key, strict=True))
             rows.append(_result(choice, est, labels, group_set, estimates, settings))
     return rows
+
+
+def group_rows(table: pd.DataFrame) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Each row's index label and its values by column, as Python numbers: what
+    `to_dict("records")` gives, from one `tolist` per column, in half its time (pandas boxes
+    each cell there)."""
+    names = list(table.columns)
+    columns = [table[name].tolist() for name in names]
+    for label, *values in zip(table.index, *columns, strict=True):
+        yield label, dict(zip(names, values, strict=True))
 
 
 def _no_rows(columns: Iterable[str]) -> dict[str, float]:
