@@ -250,8 +250,15 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+class Seconds(float):
+    """Seconds shown to three decimals (start-up times, close to their target)."""
+
+
 def _cell(value: Any) -> str:
-    """Floats to two decimals (seconds, MB), counts with thousands separators."""
+    """Floats to two decimals (seconds, MB), `Seconds` to three, counts with thousands
+    separators."""
+    if isinstance(value, Seconds):
+        return f"{value:.3f}"
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, int):
@@ -340,7 +347,8 @@ def memory_check(survey: Outcome, cxkpi: Sequence[str], runs: int, scratch: Path
 
 
 def startup_table(data: Path, cxkpi: Sequence[str], runs: int, scratch: Path) -> str:
-    """Median wall time and peak RSS of quick commands, where start-up dominates."""
+    """Median and fastest wall time and peak RSS of quick commands, where start-up dominates;
+    seconds to three decimals, as the 1,000-row report's target (0.6 s) is close."""
     print("start-up timings", file=sys.stderr)
     tiny = make_job("survey", survey_path(data, STARTUP_ROWS), cxkpi, scratch)
     commands = {
@@ -351,8 +359,9 @@ def startup_table(data: Path, cxkpi: Sequence[str], runs: int, scratch: Path) ->
     rows = []
     for label, argv in commands.items():
         samples = repeat(argv, runs)
-        rows.append([label, median_seconds(samples), median_rss(samples)])
-    return markdown(["command", "median s", "peak RSS MB"], rows)
+        median, fastest = median_seconds(samples), min(s.seconds for s in samples)
+        rows.append([label, Seconds(median), Seconds(fastest), median_rss(samples)])
+    return markdown(["command", "median s", "fastest s", "peak RSS MB"], rows)
 
 
 def benchmark(args: argparse.Namespace, scratch: Path) -> list[Outcome]:
