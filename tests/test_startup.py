@@ -63,7 +63,7 @@ def _blas_setting_seen_by_a_command(env_value: str | None) -> str:
     if env_value is not None:
         env["OPENBLAS_NUM_THREADS"] = env_value
     code = (
-        "import os, sys\n"
+        "import os\n"
         "from cx_cli import launch\n"
         "launch.main = lambda: print(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
         "launch.console()\n"
