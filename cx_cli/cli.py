@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from cx_cli import __version__
-from cx_cli.errors import CxError, UsageError
+from cx_cli.errors import CxError, UsageError, one_line
 
 if TYPE_CHECKING:
     from cx_cli.report import InputSummary
@@ -109,9 +109,9 @@ def handles_errors(command: F) -> F:
         except CxError as exc:
             if kwargs.get("debug"):
                 raise
-            _stderr(f"error: {exc.message}", "red")
+            _stderr(f"error: {one_line(exc.message)}", "red")
             if exc.hint:
-                _stderr(f"hint: {exc.hint}")
+                _stderr(f"hint: {one_line(exc.hint)}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _stderr("interrupted: no report written")
@@ -120,8 +120,8 @@ def handles_errors(command: F) -> F:
             if kwargs.get("debug"):
                 raise
             _stderr(
-                f"internal error: {type(exc).__name__}: {exc}. This is a bug in cxkpi "
-                f"{__version__}; rerun with --debug for the traceback and report it.",
+                f"internal error: {type(exc).__name__}: {one_line(str(exc))}. This is a bug in "
+                f"cxkpi {__version__}; rerun with --debug for the traceback and report it.",
                 "red",
             )
             raise typer.Exit(70) from None

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+# Line breaks and other control characters, with the spaces around them.
+_BREAKS = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029]+\s*")
+
 
 class CxError(Exception):
     """An error the user can act on; the CLI prints it as one line and exits with `exit_code`."""
@@ -28,3 +33,10 @@ class ConfigError(CxError):
 
 class UsageError(ConfigError):
     """A command-line option is wrong (exit 2)."""
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: an error is one `error:` line and one `hint:` line that scripts can
+    read, and messages passed on from libraries (Arrow's, say) may hold line breaks and
+    control bytes."""
+    return _BREAKS.sub(" ", text).strip()

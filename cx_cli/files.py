@@ -51,7 +51,12 @@ def display(path: str | Sequence[str]) -> str:
 
 
 def expand(path: str | Sequence[str], source: str) -> list[str]:
-    """The files a source's path names, in reading order: globs sorted, folders -> Parquet."""
+    """The files a source's path names, in reading order: globs sorted, folders -> Parquet.
+
+    A file that exists is read as it is, even if its name holds glob characters
+    (`Survey export [2025].csv`). A file named by several entries (overlapping globs in a list)
+    is read once, where it first appears: a list is the union of its entries.
+    """
     items = [path] if isinstance(path, str) else list(path)
     if not items:
         raise InputError(f"source '{source}': the path list is empty", hint="name a file")
@@ -61,20 +66,52 @@ def expand(path: str | Sequence[str], source: str) -> list[str]:
             files.append(item)
         elif is_url(item):
             files.extend(_expand_url(item, source))
+        elif os.path.isfile(item):
+            files.append(item)
         elif any(c in item for c in GLOB_CHARS):
-            matches = sorted(m for m in glob.glob(item, recursive=True) if os.path.isfile(m))
-            if not matches:
-                raise InputError(
-                    f"{item}: no files match (source '{source}')",
-                    hint="check the pattern; a relative pattern is relative to the config "
-                    "file's folder (to the current folder when given with --input)",
-                )
-            files.extend(matches)
+            files.extend(_glob(item, source))
         elif os.path.isdir(item):
             files.extend(_parquet_in(item, source))
         else:
-            files.append(item)
-    return files
+            files.append(_not_a_pipe(item, source))
+    return _once_each(files)
+
+
+def _glob(pattern: str, source: str) -> list[str]:
+    matches = sorted(m for m in glob.glob(pattern, recursive=True) if os.path.isfile(m))
+    if not matches:
+        raise InputError(
+            f"{pattern}: no files match (source '{source}')",
+            hint="check the pattern; a relative pattern is relative to the config "
+            "file's folder (to the current folder when given with --input); "
+            "[ ] * ? are pattern characters: write [[] to match a [",
+        )
+    return matches
+
+
+def _not_a_pipe(path: str, source: str) -> str:
+    """The path, unless it names a pipe or device (`<(zcat ...)`, a FIFO), which cxkpi would
+    have to read twice (the header for checks, then the rows): those go on stdin."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise InputError(
+            f"{path}: is a pipe or device, not a file (source '{source}')",
+            hint=f"send it to stdin instead, as --input {source}=- (e.g. zcat export.csv.gz | "
+            f"cxkpi report --input {source}=-); gzip, bzip2 and zstd files can be named as "
+            "they are",
+        )
+    return path
+
+
+def _once_each(paths: list[str]) -> list[str]:
+    """The paths without repeats of the same file (same absolute path), first place kept."""
+    seen: set[str] = set()
+    kept = []
+    for p in paths:
+        key = p if p == "-" or is_url(p) else os.path.normcase(os.path.abspath(p))
+        if key not in seen:
+            seen.add(key)
+            kept.append(p)
+    return kept
 
 
 def _parquet_in(folder: str, source: str) -> list[str]:

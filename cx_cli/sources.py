@@ -188,6 +188,7 @@ class SourceReader:
         self._other_decimal: dict[str, str] = {}  # per number field, one read as "12,50"
         self._first_bad_row: tuple[int, int, str] | None = None
         self._skipped_rows = 0
+        self._rows_before_file = 0  # rows read (skipped ones too) before the current file
         self._text_columns: set[str] = set()  # columns a typed read failed on: read as text
         self._cleaned_ids: set[str] = set()  # id columns the parse thread cleaned (this file)
         self._bytes_done = 0
@@ -329,6 +330,7 @@ class SourceReader:
     def file_batches(self, path: str) -> Iterator[pd.DataFrame]:
         """Clean frames of one of the source's files (`finish` checks the whole source)."""
         raw = self._parquet_batches(path) if files.is_parquet(path) else self._csv_batches(path)
+        self._rows_before_file = self.quality.rows_read + self._skipped_rows
         for batch in raw:
             frame = self._clean(batch)
             startup.modules_loaded()  # pandas and pyarrow are in: collect garbage again
@@ -371,6 +373,7 @@ class SourceReader:
             self.quality.rows_read += self._skipped_rows
             self.quality.rows_dropped["wrong number of fields"] += self._skipped_rows
         self._sum_files()
+        self._check_copies()
         if self.quality.rows_read == 0:
             raise InputError(
                 f"{self._file}: the file has a header but no data rows (source '{self.name}')",
@@ -391,9 +394,33 @@ class SourceReader:
         self.quality.sha256 = hashlib.sha256(lines.encode()).hexdigest()
         self.quality.size_bytes = sum(int(f["size_bytes"]) for f in read)
 
+    def _check_copies(self) -> None:
+        """Stop when two files of the source hold the same bytes and some rows: a copy (a
+        re-downloaded export, `orders (1).csv`) would count every row twice, and nothing in
+        the figures would show it. Identical header-only files (months without data) are fine.
+        """
+        first: dict[tuple[str, int], str] = {}
+        for f in self.quality.files:
+            if not f["rows_read"]:
+                continue
+            key = (f["sha256"], f["size_bytes"])
+            if key in first:
+                raise InputError(
+                    f"{first[key]} and {f['path']} hold the same bytes (sha256 "
+                    f"{f['sha256'][:12]}...) (source '{self.name}'): their rows would count "
+                    "twice",
+                    hint="move the copy aside (a second download of one export?); the files "
+                    "of a source must hold different rows",
+                )
+            first[key] = f["path"]
+
     def _record_file(self, path: str, sha256: str, size: int) -> None:
+        """List a file as read, with its sha256, size and rows (data rows, skipped ones too)."""
         shown = "<stdin>" if path == "-" else path
-        self.quality.files.append({"path": shown, "sha256": sha256, "size_bytes": size})
+        rows = self.quality.rows_read + self._skipped_rows - self._rows_before_file
+        self.quality.files.append(
+            {"path": shown, "sha256": sha256, "size_bytes": size, "rows_read": rows}
+        )
 
     def _csv_batches(self, path: str) -> Iterator[pa.RecordBatch]:
         """Record batches of the mapped columns of one CSV file.
@@ -582,13 +609,28 @@ class SourceReader:
             self.quality.columns = tuple(parquet.schema_arrow.names)
             self._check_header(parquet.schema_arrow.names)
             rows = max(1024, self.batch_bytes // 64)
-            for batch in parquet.iter_batches(batch_size=rows, columns=self.raw_columns):
+            batches = parquet.iter_batches(batch_size=rows, columns=self.raw_columns)
+            while (batch := self._next_parquet_batch(batches, path)) is not None:
                 if batch.num_rows:
                     yield batch
         finally:
             raw.close()
         self._bytes_done += size
         self._record_file(path, digest, size)
+
+    def _next_parquet_batch(self, batches: Iterator[pa.RecordBatch], path: str) -> Any:
+        """The next record batch (None at the end), or an InputError naming the file when its
+        data cannot be decoded: damaged pages pass the footer check and fail only here."""
+        import pyarrow as pa
+
+        try:
+            return next(batches, None)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(
+                f"{path}: not a readable Parquet file (source '{self.name}'): its data is "
+                f"damaged ({exc})",
+                hint="the file is damaged or truncated: copy or export it again",
+            ) from None
 
     def _note(self, name: str, reason: str, mask: Any, count: int | None = None) -> int:
         """Count a field's values by reason: over all rows read (for the sanity checks), and

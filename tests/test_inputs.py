@@ -20,6 +20,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,14 +143,23 @@ class Corpus:
     folders: dict[str, Path] = field(default_factory=dict)
     written: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
     files: dict[str, dict[str, list[Path]]] = field(default_factory=dict)
+    rows: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # data rows per file
     records: dict[str, tuple[list[str], list[list[str]]]] = field(default_factory=dict)
 
     def config(self, layout: str) -> Path:
         return self.folders[layout] / "cxkpi.yaml"
 
-    def add(self, layout: str, source: str, written: str | list[str], files: list[Path]) -> None:
+    def add(
+        self,
+        layout: str,
+        source: str,
+        written: str | list[str],
+        files: list[Path],
+        rows: list[int],
+    ) -> None:
         self.written.setdefault(layout, {})[source] = written
         self.files.setdefault(layout, {})[source] = files
+        self.rows.setdefault(layout, {})[source] = rows
 
 
 def write_layouts(corpus: Corpus, base: Path, name: str) -> None:
@@ -157,22 +167,23 @@ def write_layouts(corpus: Corpus, base: Path, name: str) -> None:
     header, records = corpus.records[name]
     inside = header.index("Order ID") if name == "orders" else None
     single = write_compressed(base / "single" / f"{name}.csv", csv_bytes(header, records), None)
-    corpus.add("single", name, f"{name}.csv", [single])
+    corpus.add("single", name, f"{name}.csv", [single], [len(records)])
 
     thirds = split(records, cut_points(records, 3, inside))
     parts = [
         write_compressed(base / "glob" / name / f"part-{i}.csv", csv_bytes(header, rows), None)
         for i, rows in enumerate(thirds, start=1)
     ]
-    corpus.add("glob", name, f"{name}/part-*.csv", parts)
+    thirds_rows = [len(rows) for rows in thirds]
+    corpus.add("glob", name, f"{name}/part-*.csv", parts, thirds_rows)
 
+    quarters = split(records, cut_points(records, 4, inside))
     listed = [
         write_compressed(base / "list" / name / file, csv_bytes(header, rows), codec_of(file))
-        for file, rows in zip(
-            LIST_FILES, split(records, cut_points(records, 4, inside)), strict=True
-        )
+        for file, rows in zip(LIST_FILES, quarters, strict=True)
     ]
-    corpus.add("list", name, [f"{name}/{file}" for file in LIST_FILES], listed)
+    written = [f"{name}/{file}" for file in LIST_FILES]
+    corpus.add("list", name, written, listed, [len(rows) for rows in quarters])
 
     folder = base / "parquet_folder" / name
     places = [folder / "a.parquet", folder / "b" / "c.parquet", folder / "b" / "d.parquet"]
@@ -182,11 +193,12 @@ def write_layouts(corpus: Corpus, base: Path, name: str) -> None:
         name,
         name,
         [write_parquet(p, t) for p, t in zip(places, tables, strict=True)],
+        thirds_rows,
     )
     (folder / "b" / "notes.txt").write_text("not Parquet: never read\n")
 
     whole = write_parquet(base / "parquet_file" / f"{name}.parquet", string_table(single))
-    corpus.add("parquet_file", name, f"{name}.parquet", [whole])
+    corpus.add("parquet_file", name, f"{name}.parquet", [whole], [len(records)])
 
 
 def write_example_config(folder: Path, paths: dict[str, str | list[str]]) -> Path:
@@ -342,9 +354,15 @@ def test_files_lists_every_file_read_with_its_stored_sha256(
     summary = input_of(reports[layout], source)
     files = corpus.files[layout][source]
     assert summary["files"] == [
-        {"path": str(path), "sha256": sha256(path), "size_bytes": path.stat().st_size}
-        for path in files
+        {
+            "path": str(path),
+            "sha256": sha256(path),
+            "size_bytes": path.stat().st_size,
+            "rows_read": n,
+        }
+        for path, n in zip(files, corpus.rows[layout][source], strict=True)
     ]
+    assert sum(corpus.rows[layout][source]) == summary["rows_read"]
     assert summary["size_bytes"] == sum(path.stat().st_size for path in files)
     if len(files) == 1:
         assert summary["sha256"] == sha256(files[0])
@@ -455,7 +473,12 @@ def test_compression_is_recognised_by_first_bytes_in_a_file_and_on_stdin(
     from_stdin = report_json(config, input=packed.read_bytes())
     assert results_of(from_stdin) == results_of(plain)
     assert from_stdin["inputs"][0]["files"] == [
-        {"path": "<stdin>", "sha256": sha256(packed), "size_bytes": packed.stat().st_size}
+        {
+            "path": "<stdin>",
+            "sha256": sha256(packed),
+            "size_bytes": packed.stat().st_size,
+            "rows_read": from_stdin["inputs"][0]["rows_read"],
+        }
     ]
 
 
@@ -519,6 +542,27 @@ def test_a_file_named_parquet_that_is_not_parquet_is_an_input_error(tmp_path: Pa
     assert result.exit_code == 1
 
 
+@pytest.mark.parametrize("engine", [[], ["--engine", "dask", "--scheduler", "synchronous"]])
+def test_damaged_parquet_data_is_an_input_error_naming_the_part(
+    tmp_path: Path, engine: list[str]
+) -> None:
+    """The footer reads, the pages do not (here: bytes overwritten inside snappy pages)."""
+    (tmp_path / "parts").mkdir()
+    table = string_table(write_csv(tmp_path / "answers.csv", tiny_rows(2000)))
+    pq.write_table(table, tmp_path / "parts" / "1.parquet", compression="snappy")
+    damaged = tmp_path / "parts" / "2.parquet"
+    pq.write_table(table, damaged, compression="snappy")
+    data = bytearray(damaged.read_bytes())
+    pages = slice(len(data) // 4, len(data) // 2)  # column chunks; the footer is at the end
+    data[pages] = b"\xff" * (pages.stop - pages.start)
+    damaged.write_bytes(bytes(data))
+    config = write_config(tmp_path, survey_config("parts"))
+    result = invoke("report", "-c", config, "-f", "json", *engine)
+    stderr = assert_fails_cleanly(result, str(damaged), "its data is damaged")
+    assert "copy or export it again" in stderr
+    assert result.exit_code == 1
+
+
 def test_parquet_missing_a_mapped_column_names_it_and_lists_the_columns(tmp_path: Path) -> None:
     table = string_table(write_csv(tmp_path / "answers.csv", tiny_rows(3))).drop_columns(["ces"])
     write_parquet(tmp_path / "answers.parquet", table)
@@ -561,6 +605,77 @@ def test_all_parts_header_only_is_an_input_error(tmp_path: Path) -> None:
         write_csv(tmp_path / "parts" / name, [])
     result = run_survey(tmp_path, ["parts/1.csv", "parts/2.csv"])
     assert_fails_cleanly(result, "parts/1.csv", "no data rows")
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("engine", [[], ["--engine", "dask", "--scheduler", "synchronous"]])
+def test_a_copy_of_a_part_under_another_name_stops_the_run(
+    tmp_path: Path, tiny_survey: Path, engine: list[str]
+) -> None:
+    """A second download of one export (`1 (1).csv`) would count its rows twice, and nothing
+    in the figures would show it."""
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "1.csv").write_bytes(tiny_survey.read_bytes())
+    (tmp_path / "parts" / "1 (1).csv").write_bytes(tiny_survey.read_bytes())
+    config = write_config(tmp_path, survey_config("parts/*.csv"))
+    result = invoke("report", "-c", config, "-f", "json", *engine)
+    stderr = assert_fails_cleanly(result, "1 (1).csv", "1.csv", "hold the same bytes")
+    assert "move the copy aside" in stderr
+    assert result.exit_code == 1
+
+
+def test_identical_header_only_parts_are_fine(tmp_path: Path, tiny_survey: Path) -> None:
+    """Months without answers export the same header-only file: no rows to count twice."""
+    whole = report_json(write_config(tmp_path, survey_config(tiny_survey), name="whole.yaml"))
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "2.csv").write_bytes(tiny_survey.read_bytes())
+    for name in ("1.csv", "3.csv"):
+        write_csv(tmp_path / "parts" / name, [])
+    result = run_survey(tmp_path, "parts/*.csv")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert results_of(document) == results_of(whole)
+    assert [f["rows_read"] for f in document["inputs"][0]["files"]] == [0, 10, 0]
+
+
+def test_a_file_named_by_several_entries_is_read_once(tmp_path: Path, tiny_survey: Path) -> None:
+    whole = report_json(write_config(tmp_path, survey_config(tiny_survey), name="whole.yaml"))
+    header, records = read_records(tiny_survey)
+    (tmp_path / "parts").mkdir()
+    for name, rows in (("1.csv", records[:4]), ("2.csv", records[4:7]), ("3.csv", records[7:])):
+        (tmp_path / "parts" / name).write_bytes(csv_bytes(header, rows))
+    overlapping = ["parts/[12].csv", "parts/[23].csv", "parts/3.csv"]
+    result = run_survey(tmp_path, overlapping)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert results_of(document) == results_of(whole)
+    files = [Path(f["path"]).name for f in document["inputs"][0]["files"]]
+    assert files == ["1.csv", "2.csv", "3.csv"]
+
+
+def test_a_file_whose_name_holds_pattern_characters_is_read_as_named(
+    tmp_path: Path, tiny_survey: Path
+) -> None:
+    whole = report_json(write_config(tmp_path, survey_config(tiny_survey), name="whole.yaml"))
+    (tmp_path / "Survey export [2025].csv").write_bytes(tiny_survey.read_bytes())
+    result = run_survey(tmp_path, "Survey export [2025].csv")
+    assert result.exit_code == 0, result.output
+    assert results_of(json.loads(result.stdout)) == results_of(whole)
+
+
+def test_a_pattern_matching_nothing_says_how_to_match_a_bracket(tmp_path: Path) -> None:
+    result = run_survey(tmp_path, "Survey export [2024].csv")
+    stderr = assert_fails_cleanly(result, "no files match")
+    assert "write [[] to match a [" in stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
+def test_a_named_pipe_is_refused_with_the_stdin_way(tmp_path: Path) -> None:
+    """A pipe cannot be read twice (the header for the checks, then the rows)."""
+    os.mkfifo(tmp_path / "answers.csv")
+    result = run_survey(tmp_path, "answers.csv")
+    stderr = assert_fails_cleanly(result, str(tmp_path / "answers.csv"), "is a pipe or device")
+    assert "--input surveys=-" in stderr
     assert result.exit_code == 1
 
 
