@@ -111,11 +111,15 @@ def connected(address: str | None) -> Iterator[Compute]:
             try:
                 client = stack.enter_context(Client(address, timeout="10s"))
             except (OSError, TimeoutError, ValueError, TypeError) as exc:  # TypeError: tls://
+                instead = (
+                    "leave --scheduler out to start a local cluster"
+                    if given
+                    else "unset DASK_SCHEDULER_ADDRESS to start a local cluster"
+                )
                 raise UsageError(
                     f"{named}: cannot connect to a Dask scheduler ({exc})",
                     hint="give a scheduler address (tcp://HOST:8786), one of "
-                    f"{', '.join(LOCAL_SCHEDULERS)}, or leave --scheduler out to start a local "
-                    "cluster",
+                    f"{', '.join(LOCAL_SCHEDULERS)}, or {instead}",
                 ) from None
         else:
             stack.enter_context(_quiet_interrupts())

@@ -23,6 +23,9 @@ from cx_cli.errors import ConfigError, InputError
 
 COMPRESSION_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\x28\xb5\x2f\xfd": "zstd"}
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+CSV_SUFFIXES = tuple(
+    f".{kind}{packed}" for kind in ("csv", "tsv") for packed in ("", ".gz", ".bz2", ".zst")
+)
 GLOB_CHARS = "*?["
 READ_CHUNK = 1 << 20
 
@@ -115,11 +118,22 @@ def _once_each(paths: list[str]) -> list[str]:
 
 
 def _parquet_in(folder: str, source: str) -> list[str]:
-    found = sorted(str(p) for p in Path(folder).rglob("*") if is_parquet(p.name) and p.is_file())
+    """A folder's Parquet files (in sub-folders too). Other files are left, as a writer's
+    `_SUCCESS` or `.crc` are, except CSV exports: those were meant to be read, and leaving
+    them would leave out their rows without a word."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    found = [str(p) for p in files if is_parquet(p.name)]
     if not found:
         raise InputError(
             f"{folder}: is a folder with no Parquet files in it (source '{source}')",
             hint="name a file, a glob such as exports/*.csv, or a folder of .parquet files",
+        )
+    csv = [p for p in files if p.name.lower().endswith(CSV_SUFFIXES)]
+    if csv:
+        raise InputError(
+            f"{folder}: holds Parquet files and CSV files ({csv[0].name}{', ...' * (len(csv) > 1)}"
+            f"); a folder is read as Parquet only (source '{source}')",
+            hint="move the CSV files aside, or list every file to read under path:",
         )
     return found
 

@@ -49,6 +49,7 @@ GIL_SWITCH_SECONDS = 0.0002
 SEGMENT_PREFIX = "seg:"
 OTHER_DECIMAL = "number with the other decimal separator"  # an internal count, not a reason
 EXCEL_SEPARATOR = re.compile(r"sep=(.)\n")
+PARQUET_MAGIC = b"PAR1"  # a Parquet file's first (and last) four bytes
 IN_WINDOW = "_in_window"
 NUMBER_TYPES = frozenset({"score", "number", "money", "duration", "count"})
 T = TypeVar("T")
@@ -221,8 +222,12 @@ class SourceReader:
             opened.close()
             raise InputError(
                 f"{path}: the file is empty (source '{self.name}')",
-                hint="export the data again; a CSV needs a header row and data rows",
+                hint="export it again (a CSV has at least its header row); among several "
+                "files, move it aside to read the others",
             )
+        if _looks_like_parquet(head):
+            opened.close()
+            raise self._parquet_as_csv(path)
         encoding = self.spec.encoding or detect_encoding(head)
         self.quality.encoding = encoding
         self.quality.encoding_detected = self.spec.encoding is None
@@ -260,6 +265,21 @@ class SourceReader:
             ) from None
         self.quality.columns = tuple(header)
         return opened, replay, header
+
+    def _parquet_as_csv(self, path: str) -> InputError:
+        """The error for Parquet bytes where a CSV was expected (stdin, or another suffix)."""
+        if path == "-":
+            return InputError(
+                f"-: stdin holds a Parquet file, which cannot be read from a stream (source "
+                f"'{self.name}')",
+                hint=f"pass its path instead: --input {self.name}=FILE.parquet",
+            )
+        return InputError(
+            f"{path}: is a Parquet file, but its name does not end in .parquet (source "
+            f"'{self.name}')",
+            hint="rename it to end in .parquet (.parq and .pq work too): other files are "
+            "read as CSV",
+        )
 
     def _check_header(self, header: Sequence[str]) -> None:
         needed = set(self.raw_columns)
@@ -375,9 +395,15 @@ class SourceReader:
         self._sum_files()
         self._check_copies()
         if self.quality.rows_read == 0:
+            count = len(self.quality.files)
+            what = (
+                f"none of its {count} files has data rows, only headers"
+                if count > 1
+                else "the file has a header but no data rows"
+            )
             raise InputError(
-                f"{self._file}: the file has a header but no data rows (source '{self.name}')",
-                hint="check that the export is not empty for the chosen dates",
+                f"{self._file}: {what} (source '{self.name}')",
+                hint="check that the export is not empty for the dates it was made for",
             )
         self._check_scales()
         self._check_dates()
@@ -980,6 +1006,11 @@ def _ids_cleaned(batches: Iterable[pa.RecordBatch], ids: set[str]) -> Iterator[p
             where = batch.schema.get_field_index(column)
             batch = batch.set_column(where, column, coerce.clean_ids(batch.column(where)))
         yield batch
+
+
+def _looks_like_parquet(head: bytes) -> bool:
+    """Parquet's magic, then a binary byte (its first page header): no CSV starts so."""
+    return head.startswith(PARQUET_MAGIC) and len(head) > 4 and not 32 <= head[4] < 127
 
 
 def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

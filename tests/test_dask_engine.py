@@ -559,6 +559,7 @@ def test_unreachable_scheduler_cannot_connect(survey_yaml: Path) -> None:
         ["-c", str(survey_yaml), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"]
     )
     assert_usage_error(result, "--scheduler tcp://127.0.0.1:1", "cannot connect")
+    assert "leave --scheduler out" in result.stderr.splitlines()[1]
 
 
 def test_unreachable_scheduler_from_the_environment_cannot_connect(
@@ -576,6 +577,8 @@ def test_unreachable_scheduler_from_the_environment_cannot_connect(
     result = invoke(["-c", str(survey_yaml), "--engine", "dask"])
     assert_usage_error(result, "DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:1", "cannot connect")
     assert "--scheduler tcp" not in result.stderr  # it was not given with --scheduler
+    assert "unset DASK_SCHEDULER_ADDRESS" in result.stderr.splitlines()[1]
+    assert "leave --scheduler out" not in result.stderr
 
 
 def test_scheduler_needs_the_dask_engine(survey_yaml: Path) -> None:

@@ -516,6 +516,19 @@ def test_a_folder_without_parquet_files_is_an_input_error(tmp_path: Path) -> Non
     assert result.exit_code == 1
 
 
+def test_a_folder_mixing_parquet_and_csv_is_an_input_error(tmp_path: Path) -> None:
+    """Its CSV rows would be left out without a word (a writer's _SUCCESS or a .txt is fine)."""
+    table = string_table(write_csv(tmp_path / "answers.csv", tiny_rows(3)))
+    (tmp_path / "parts").mkdir()
+    write_parquet(tmp_path / "parts" / "1.parquet", table)
+    (tmp_path / "parts" / "_SUCCESS").write_bytes(b"")
+    write_csv(tmp_path / "parts" / "2.csv.gz", tiny_rows(3))
+    result = run_survey(tmp_path, "parts")
+    stderr = assert_fails_cleanly(result, "holds Parquet files and CSV files (2.csv.gz)")
+    assert "move the CSV files aside" in stderr
+    assert result.exit_code == 1
+
+
 def test_a_truncated_gzip_file_cannot_be_decompressed(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "answers.csv", tiny_rows(2000)).read_bytes()
     packed = gzip.compress(data)
@@ -563,6 +576,33 @@ def test_damaged_parquet_data_is_an_input_error_naming_the_part(
     assert result.exit_code == 1
 
 
+def test_parquet_on_stdin_or_under_another_name_says_what_to_do(tmp_path: Path) -> None:
+    table = string_table(write_csv(tmp_path / "answers.csv", tiny_rows(3)))
+    parquet = write_parquet(tmp_path / "answers.parquet", table)
+    config = write_config(tmp_path, survey_config("-"), name="stdin.yaml")
+    result = invoke("report", "-c", config, "-f", "json", input=parquet.read_bytes())
+    stderr = assert_fails_cleanly(result, "stdin holds a Parquet file")
+    assert "--input surveys=FILE.parquet" in stderr
+    (tmp_path / "answers.bin").write_bytes(parquet.read_bytes())
+    result = run_survey(tmp_path, "answers.bin")
+    stderr = assert_fails_cleanly(result, "answers.bin", "is a Parquet file")
+    assert "rename it to end in .parquet" in stderr
+
+
+def test_a_csv_whose_header_starts_with_par1_is_a_csv(tmp_path: Path, tiny_survey: Path) -> None:
+    text = tiny_survey.read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    (tmp_path / "answers.csv").write_text(f"PAR1{header}\n{rest}", encoding="utf-8")
+    document = yaml.safe_load(write_config(tmp_path, survey_config("answers.csv")).read_text())
+    first = header.split(",")[0]
+    document["sources"]["surveys"]["columns"] = {
+        field: (f"PAR1{column}" if column == first else column)
+        for field, column in document["sources"]["surveys"]["columns"].items()
+    }
+    result = invoke("report", "-c", write_config(tmp_path, document), "-f", "json")
+    assert result.exit_code == 0, result.output
+
+
 def test_parquet_missing_a_mapped_column_names_it_and_lists_the_columns(tmp_path: Path) -> None:
     table = string_table(write_csv(tmp_path / "answers.csv", tiny_rows(3))).drop_columns(["ces"])
     write_parquet(tmp_path / "answers.parquet", table)
@@ -604,7 +644,7 @@ def test_all_parts_header_only_is_an_input_error(tmp_path: Path) -> None:
     for name in ("1.csv", "2.csv"):
         write_csv(tmp_path / "parts" / name, [])
     result = run_survey(tmp_path, ["parts/1.csv", "parts/2.csv"])
-    assert_fails_cleanly(result, "parts/1.csv", "no data rows")
+    assert_fails_cleanly(result, "parts/1.csv", "none of its 2 files has data rows")
     assert result.exit_code == 1
 
 
