@@ -335,10 +335,15 @@ def _files(reader: SourceReader) -> list[str]:
 def check_paths(source: str, path: str | Sequence[str]) -> list[str]:
     """The source's files, listed and checked before a scheduler is connected: a pattern
     matching nothing, or stdin, is an error at once, not after a cluster has started. The
-    reader is given the list (`SourceReader.listed`), so a glob is listed once."""
+    reader is given the list (`SourceReader.listed`), so a glob is listed once.
+
+    Local paths are made absolute here, where they were listed: a worker opens a relative
+    path in its own folder, where it would not find what the client's glob found.
+    """
     from cx_cli import files
 
-    return _no_stdin(source, files.expand(path, source))
+    listed = _no_stdin(source, files.expand(path, source))
+    return [p if files.is_url(p) else os.path.abspath(p) for p in listed]
 
 
 def _no_stdin(source: str, paths: list[str]) -> list[str]:

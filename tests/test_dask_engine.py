@@ -923,3 +923,22 @@ def test_bad_paths_are_refused_before_a_scheduler_is_reached() -> None:
         ["cohort", "-c", str(EXAMPLE), "--source", "orders", "--input", "orders=-", *unreachable],
     )
     assert_stdin_refused(cohort, "orders")
+
+
+def test_relative_paths_reach_the_workers_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker opens a relative path in its own folder: the client, which listed the glob,
+    hands on absolute paths (URLs as they are)."""
+    from cx_cli.dask_engine import check_paths
+
+    (tmp_path / "parts").mkdir()
+    for name in ("1.csv", "2.csv"):
+        (tmp_path / "parts" / name).write_text("id\n1\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    listed = check_paths("surveys", ["parts/*.csv", "memory://bucket/3.csv"])
+    assert listed == [
+        str(tmp_path / "parts" / "1.csv"),
+        str(tmp_path / "parts" / "2.csv"),
+        "memory://bucket/3.csv",
+    ]
