@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from cx_cli.errors import ConfigError, InputError
@@ -128,14 +128,19 @@ def _parquet_in(folder: str, source: str) -> list[str]:
             f"{folder}: is a folder with no Parquet files in it (source '{source}')",
             hint="name a file, a glob such as exports/*.csv, or a folder of .parquet files",
         )
-    csv = [p for p in files if p.name.lower().endswith(CSV_SUFFIXES)]
+    _no_csv_beside(folder, [p.name for p in files], source)
+    return found
+
+
+def _no_csv_beside(folder: str, names: Sequence[str], source: str) -> None:
+    """Refuse a Parquet folder that also holds CSV exports (see `_parquet_in`)."""
+    csv = [name for name in names if name.lower().endswith(CSV_SUFFIXES)]
     if csv:
         raise InputError(
-            f"{folder}: holds Parquet files and CSV files ({csv[0].name}{', ...' * (len(csv) > 1)}"
-            f"); a folder is read as Parquet only (source '{source}')",
+            f"{folder}: holds Parquet files and CSV files ({csv[0]}{', ...' * (len(csv) > 1)}); "
+            f"a folder is read as Parquet only (source '{source}')",
             hint="move the CSV files aside, or list every file to read under path:",
         )
-    return found
 
 
 def _fsspec(url: str) -> Any:
@@ -164,9 +169,11 @@ def _expand_url(url: str, source: str) -> list[str]:
             raise InputError(f"{url}: no files match (source '{source}')")
         return [fs.unstrip_protocol(p) for p in sorted(paths)]
     if fs.isdir(paths[0]):
-        found = sorted(p for p in fs.find(paths[0]) if is_parquet(p))
+        inside = sorted(fs.find(paths[0]))
+        found = [p for p in inside if is_parquet(p)]
         if not found:
             raise InputError(f"{url}: is a folder with no Parquet files in it (source '{source}')")
+        _no_csv_beside(url, [PurePosixPath(p).name for p in inside], source)
         return [fs.unstrip_protocol(p) for p in found]
     return [url]
 

@@ -942,3 +942,22 @@ def test_relative_paths_reach_the_workers_absolute(
         str(tmp_path / "parts" / "2.csv"),
         "memory://bucket/3.csv",
     ]
+
+
+def test_a_url_folder_mixing_parquet_and_csv_is_refused() -> None:
+    """As for a local folder (tests/test_inputs.py): the CSV rows would be left out."""
+    fsspec = pytest.importorskip("fsspec")
+    from cx_cli.dask_engine import check_paths
+    from cx_cli.errors import InputError
+
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/cxkpi-mixed/1.parquet", b"PAR1")
+    memory.pipe("/cxkpi-mixed/sub/2.csv", b"id\n1\n")
+    try:
+        with pytest.raises(InputError, match=r"holds Parquet files and CSV files \(2.csv\)"):
+            check_paths("surveys", "memory://cxkpi-mixed")
+        memory.rm("/cxkpi-mixed/sub", recursive=True)
+        (only,) = check_paths("surveys", "memory://cxkpi-mixed")
+        assert only.startswith("memory://") and only.endswith("/cxkpi-mixed/1.parquet")
+    finally:
+        memory.rm("/cxkpi-mixed", recursive=True)
