@@ -423,8 +423,12 @@ class SourceReader:
     def _check_copies(self) -> None:
         """Stop when two files of the source hold the same bytes and some rows: a copy (a
         re-downloaded export, `orders (1).csv`) would count every row twice, and nothing in
-        the figures would show it. Identical header-only files (months without data) are fine.
+        the figures would show it. Identical header-only files (months without data) are fine,
+        and so is a copy when the source has `dedupe:`: its rows were all dropped as repeats,
+        and `rows_dropped` says so.
         """
+        if self.spec.dedupe:
+            return
         first: dict[tuple[str, int], str] = {}
         for f in self.quality.files:
             if not f["rows_read"]:
@@ -644,7 +648,9 @@ class SourceReader:
         self._bytes_done += size
         self._record_file(path, digest, size)
 
-    def _next_parquet_batch(self, batches: Iterator[pa.RecordBatch], path: str) -> Any:
+    def _next_parquet_batch(
+        self, batches: Iterator[pa.RecordBatch], path: str
+    ) -> pa.RecordBatch | None:
         """The next record batch (None at the end), or an InputError naming the file when its
         data cannot be decoded: damaged pages pass the footer check and fail only here."""
         import pyarrow as pa

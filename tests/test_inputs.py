@@ -664,6 +664,24 @@ def test_a_copy_of_a_part_under_another_name_stops_the_run(
     assert result.exit_code == 1
 
 
+def test_a_copy_is_dropped_as_repeats_when_the_source_dedupes(
+    tmp_path: Path, tiny_survey: Path
+) -> None:
+    """With `dedupe:` every row of the copy is a repeat: dropped, counted, figures unchanged."""
+    whole = report_json(write_config(tmp_path, survey_config(tiny_survey), name="whole.yaml"))
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "1.csv").write_bytes(tiny_survey.read_bytes())
+    (tmp_path / "parts" / "1 (1).csv").write_bytes(tiny_survey.read_bytes())
+    document = survey_config("parts/*.csv")
+    document["sources"]["surveys"]["dedupe"] = "response_id"
+    document_whole = survey_config(tiny_survey)
+    document_whole["sources"]["surveys"]["dedupe"] = "response_id"
+    deduped = report_json(write_config(tmp_path, document_whole, name="whole-dedupe.yaml"))
+    both = report_json(write_config(tmp_path, document, name="parts.yaml"))
+    assert results_of(both) == results_of(deduped) == results_of(whole)
+    assert both["inputs"][0]["rows_dropped"] == {"duplicate response_id": 10}
+
+
 def test_identical_header_only_parts_are_fine(tmp_path: Path, tiny_survey: Path) -> None:
     """Months without answers export the same header-only file: no rows to count twice."""
     whole = report_json(write_config(tmp_path, survey_config(tiny_survey), name="whole.yaml"))
