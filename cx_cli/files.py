@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -239,18 +239,42 @@ class Replay(io.RawIOBase):
 
 
 class HashingReader(Replay):
-    """Passes a stream's bytes through, hashing and counting them (the file as stored)."""
+    """Passes a stream's bytes through, hashing and counting them (the file as stored).
+
+    With `on_read` set (a progress bar is drawn), a read takes the bytes as they arrive and
+    calls it with the count after each piece, so that a slow pipe or download shows its
+    progress while Arrow waits for a whole block.
+    """
 
     def __init__(self, raw: IO[bytes], prefix: bytes = b"") -> None:
         super().__init__(prefix, raw)
         self.digest = hashlib.sha256(prefix)
         self.size = len(prefix)
+        self.on_read: Callable[[int], None] | None = None
 
     def _more(self, size: int) -> bytes:
-        data = self._rest.read(size)
+        if self.on_read is None:
+            return self._counted(self._rest.read(size))
+        return self._piecewise(size, self.on_read)
+
+    def _piecewise(self, size: int, on_read: Callable[[int], None]) -> bytes:
+        """`size` bytes (all when negative), or fewer at the end, read as they arrive."""
+        read_some = getattr(self._rest, "read1", self._rest.read)
+        pieces: list[bytes] = []
+        wanted = size if size >= 0 else -1
+        while wanted:
+            piece = self._counted(read_some(wanted if wanted > 0 else READ_CHUNK))
+            if not piece:
+                break
+            pieces.append(piece)
+            wanted = max(wanted - len(piece), 0) if wanted > 0 else -1
+            on_read(self.size)
+        return b"".join(pieces)
+
+    def _counted(self, data: bytes) -> bytes:
         self.digest.update(data)
         self.size += len(data)
-        return data  # type: ignore[no-any-return]
+        return data
 
     def close(self) -> None:
         if self._rest is not getattr(sys.stdin, "buffer", None):

@@ -1,5 +1,7 @@
 """A progress bar on stderr for long reads: rows read, bytes, rate. Terminals only.
 
+Bytes move as they arrive (a slow pipe or download too), rows with each parsed frame.
+
 The bar appears only once a source has been reading for `delay` seconds (about two), so quick
 runs print nothing; in cron, pipes and with `-q` there is no bar at all. It goes to stderr,
 never stdout, and vanishes when the read ends.
@@ -7,6 +9,7 @@ never stdout, and vanishes when the read ends.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -33,6 +36,7 @@ class ReadProgress:
         self.clock = clock
         self.file = file
         self._bar: Any = None
+        self._lock = threading.Lock()
 
     def __enter__(self) -> ReadProgress:
         return self
@@ -51,11 +55,12 @@ class ReadProgress:
 
         def update(rows: int, done: int, total: int | None) -> None:
             nonlocal task
-            if task is None:
-                if self.clock() - started < self.delay:
-                    return
-                task = self._progress().add_task(source, total=total, rows=rows)
-            self._bar.update(task, completed=done, rows=rows)
+            with self._lock:  # the reader's thread and the main thread both call it
+                if task is None:
+                    if self.clock() - started < self.delay:
+                        return
+                    task = self._progress().add_task(source, total=total, rows=rows)
+                self._bar.update(task, completed=done, rows=rows)
 
         return update
 

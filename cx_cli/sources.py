@@ -137,8 +137,9 @@ def sniff_delimiter(text: str) -> str:
 class SourceReader:
     """Streams one source (one or many files) as clean frames of logical fields.
 
-    `quality` is filled as it goes. `progress`, when given, is called after each batch with the
-    rows and bytes read so far and the bytes to read (None when unknown: stdin, URLs).
+    `quality` is filled as it goes. `progress`, when given, is called after each batch, and
+    for CSV as bytes arrive, with the rows and bytes read so far and the bytes to read (None
+    when unknown: stdin, URLs).
     """
 
     name: str
@@ -204,6 +205,13 @@ class SourceReader:
 
     # -- opening -----------------------------------------------------------------------------
 
+    def _bytes_read(
+        self, progress: Callable[[int, int, int | None], None], done: int
+    ) -> Callable[[int], None]:
+        """The progress callback for bytes as they arrive (Arrow's reading thread calls it):
+        rows stay those of the last frame, bytes count up to the file's `size` so far."""
+        return lambda size: progress(self.quality.rows_read, done + size, self._total_bytes)
+
     def _header_rows(self) -> int:
         return PRESET_HEADER_ROWS.get(self.spec.preset or "", self.spec.header_rows)
 
@@ -211,6 +219,8 @@ class SourceReader:
         """Open one CSV file: encoding, delimiter and header from its first megabyte."""
         self._file = path
         opened = files.open_decompressed(path, self.name)
+        if self.progress:
+            opened.hashing.on_read = self._bytes_read(self.progress, self._bytes_done)
         try:
             head = files.read_head(opened.stream, HEAD_BYTES)
         except OSError as exc:

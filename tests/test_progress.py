@@ -121,3 +121,57 @@ def test_every_reading_command_reports_read_progress(
     result = CliRunner().invoke(app, [*args, "-c", config, "-f", "json", "-q"])
     assert result.exit_code == 0, result.output
     assert recorder.rows == {}
+
+
+class Trickle(io.RawIOBase):
+    """A pipe that hands over its bytes a few at a time, as a slow download or `ssh ... cat`."""
+
+    def __init__(self, data: bytes, piece: int) -> None:
+        self.data, self.piece = data, piece
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, size: int = -1) -> bytes:
+        taken = min(self.piece, len(self.data), size if size >= 0 else len(self.data))
+        piece, self.data = self.data[:taken], self.data[taken:]
+        return piece
+
+
+def test_bytes_count_up_as_they_arrive_within_one_read() -> None:
+    """A block Arrow asks for arrives in pieces: each moves the count; the block is whole."""
+    import hashlib
+
+    from cx_cli.files import HashingReader
+
+    data = bytes(range(256)) * 4
+    reader = HashingReader(Trickle(data[4:], piece=100), prefix=data[:4])  # type: ignore[arg-type]
+    seen: list[int] = []
+    reader.on_read = seen.append
+    assert reader.read(4) == data[:4]  # the peeked prefix, counted when the file opened
+    assert reader.read(500) == data[4:504]
+    assert seen == [104, 204, 304, 404, 504]
+    assert reader.read() == data[504:]  # a read to the end
+    assert seen[-1] == len(data) == reader.size
+    assert reader.digest.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_a_read_reports_its_bytes_before_its_first_frame(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_survey: Path
+) -> None:
+    """The bar's bytes move while the first frame is still being read (rows still 0)."""
+    import cx_cli.progress
+
+    calls: list[tuple[int, int, int | None]] = []
+
+    def for_source(bar: ReadProgress, source: str) -> Any:
+        return lambda rows, done, total: calls.append((rows, done, total))
+
+    monkeypatch.setattr(cx_cli.progress, "wanted", lambda quiet, stream: not quiet)
+    monkeypatch.setattr(cx_cli.progress.ReadProgress, "for_source", for_source)
+    config = write_config(tmp_path, survey_config(tiny_survey, period="month"))
+    result = CliRunner().invoke(app, ["report", "-c", str(config), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    size = tiny_survey.stat().st_size
+    assert calls[0] == (0, size, size)  # the whole small file, before any row is parsed
+    assert calls[-1] == (10, size, size)
