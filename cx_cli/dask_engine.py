@@ -202,7 +202,7 @@ def tally_source(
     ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
     finished = _whole_tallies(kept, ctx, whole, settings, buckets) if whole else []
     found_sums, found_medians, account, tallied = compute(sums, medians, accounting, finished)
-    reader.absorb(account)
+    _absorb(reader, account)
     reader.finish()
     out = roll_up(found_sums, choices, settings)
     add_quantiles(out, found_medians)
@@ -278,7 +278,7 @@ def split_tally(
     splits = _splits(rows, unit, buckets)
     tallies = [delayed(_tally_joined)(split, tally, extent) for split in splits]
     found_extent, total, account = compute(extent, _pairwise(tallies, add), accounting)
-    reader.absorb(account)
+    _absorb(reader, account)
     reader.finish()
     return found_extent, total
 
@@ -328,22 +328,37 @@ def _splits(rows: Sequence[Delayed], unit: str | None, count: int) -> list[list[
 
 
 def _files(reader: SourceReader) -> list[str]:
-    """The source's files; stdin cannot be handed to Dask tasks (a worker has its own)."""
-    return _no_stdin(reader.name, reader.paths())
+    """The source's files as the tasks open them; stdin cannot be handed to Dask tasks (a
+    worker has its own).
+
+    Local paths are made absolute here, where they were listed: a worker opens a relative
+    path in its own folder, where it would not find what the client's glob found.
+    """
+    return [_absolute(p) for p in _no_stdin(reader.name, reader.paths())]
+
+
+def _absolute(path: str) -> str:
+    from cx_cli import files
+
+    return path if files.is_url(path) else os.path.abspath(path)
+
+
+def _absorb(reader: SourceReader, account: SourceReader) -> None:
+    """Add the tasks' row accounting to the client's reader, its files named as listed (as
+    the pandas engine names them), not by the absolute paths the tasks were given."""
+    reader.absorb(account)
+    listed = {_absolute(p): p for p in reader.paths()}
+    for f in reader.quality.files:
+        f["path"] = listed.get(f["path"], f["path"])
 
 
 def check_paths(source: str, path: str | Sequence[str]) -> list[str]:
     """The source's files, listed and checked before a scheduler is connected: a pattern
     matching nothing, or stdin, is an error at once, not after a cluster has started. The
-    reader is given the list (`SourceReader.listed`), so a glob is listed once.
-
-    Local paths are made absolute here, where they were listed: a worker opens a relative
-    path in its own folder, where it would not find what the client's glob found.
-    """
+    reader is given the list (`SourceReader.listed`), so a glob is listed once."""
     from cx_cli import files
 
-    listed = _no_stdin(source, files.expand(path, source))
-    return [p if files.is_url(p) else os.path.abspath(p) for p in listed]
+    return _no_stdin(source, files.expand(path, source))
 
 
 def _no_stdin(source: str, paths: list[str]) -> list[str]:

@@ -925,23 +925,31 @@ def test_bad_paths_are_refused_before_a_scheduler_is_reached() -> None:
     assert_stdin_refused(cohort, "orders")
 
 
-def test_relative_paths_reach_the_workers_absolute(
+def test_relative_paths_reach_the_workers_absolute_and_are_reported_as_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker opens a relative path in its own folder: the client, which listed the glob,
-    hands on absolute paths (URLs as they are)."""
-    from cx_cli.dask_engine import check_paths
+    """A worker opens a relative path in its own folder, so the client, which listed the
+    glob, hands the tasks absolute paths; the report's `inputs[].files` names the files as
+    the pandas engine does, as listed from the relative `--input`."""
+    import cx_cli.dask_engine as engine
 
     (tmp_path / "parts").mkdir()
-    for name in ("1.csv", "2.csv"):
-        (tmp_path / "parts" / name).write_text("id\n1\n", encoding="utf-8")
+    names = [p.name for p in split_source("surveys", tmp_path / "parts", every=1)]
     monkeypatch.chdir(tmp_path)
-    listed = check_paths("surveys", ["parts/*.csv", "memory://bucket/3.csv"])
-    assert listed == [
-        str(tmp_path / "parts" / "1.csv"),
-        str(tmp_path / "parts" / "2.csv"),
-        "memory://bucket/3.csv",
-    ]
+    opened: list[str] = []
+    file_scan = engine._file_scan
+
+    def recording(reader: Any, path: str, *args: Any) -> Any:
+        opened.append(path)
+        return file_scan(reader, path, *args)
+
+    monkeypatch.setattr(engine, "_file_scan", recording)
+    args = ["-c", str(EXAMPLE), "--kpi", "nps", "--input", "surveys=parts/*.csv"]
+    on_dask = json_report([*args, "--engine", "dask", "--scheduler", "synchronous"])
+    on_pandas = json_report(args)
+    assert sorted(opened) == [str(tmp_path / "parts" / name) for name in names]
+    assert [f["path"] for f in on_dask["inputs"][0]["files"]] == [f"parts/{n}" for n in names]
+    assert on_dask["inputs"][0]["files"] == on_pandas["inputs"][0]["files"]
 
 
 def test_a_url_folder_mixing_parquet_and_csv_is_refused() -> None:
