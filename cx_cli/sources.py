@@ -771,10 +771,13 @@ class SourceReader:
             keep = self._keep_dated(keep, self._time_blank, out[self.time_field])
         if self.keep_history and self.time_field:
             out[IN_WINDOW] = self._in_window
-        if self.spec.dedupe:
-            keep = self._drop(
-                keep, self._first_seen(out[self.spec.dedupe], keep), f"duplicate {self.spec.dedupe}"
-            )
+        # Repeats are judged among every dated row, inside --since/--until or not, so that a
+        # copy of a row before --since is still a copy (the figures do not move with the window).
+        first = self._first_seen(out[self.spec.dedupe], keep) if self.spec.dedupe else None
+        if self.time_field and not self.keep_history:
+            keep = self._keep_in_window(keep, out[self.time_field])
+        if first is not None:
+            keep = self._drop(keep, first, f"duplicate {self.spec.dedupe}")
         self._flush_notes(keep)
         if self.unused:
             out = out.drop(columns=list(self.unused))
@@ -790,26 +793,36 @@ class SourceReader:
         return keep & passes
 
     def _keep_dated(self, keep: np.ndarray, blank: np.ndarray, when: pd.Series) -> np.ndarray:
+        """The rows with a date (blank and unreadable ones dropped). A source that keeps its
+        history marks which are inside --since/--until (`_in_window`) and keeps them all."""
         import numpy as np
 
         name = self.time_field
         keep = self._drop(keep, ~blank, f"{name} blank")
         keep = self._drop(keep, when.notna().to_numpy() | blank, f"{name} not a date")
-        inside = np.ones(len(when), dtype=bool)
-        if self.window.since:
-            inside &= (when >= _midnight(self.window.since)).to_numpy()
-        if self.window.until:
-            inside &= (when < _midnight(self.window.until + dt.timedelta(days=1))).to_numpy()
         if self.keep_history:
+            inside = np.ones(len(when), dtype=bool)
+            for on_its_side, _ in self._window_bounds(when):
+                inside &= on_its_side
             self.quality.rows_history_only += int((keep & ~inside).sum())
             self._in_window = inside
-            return keep
+        return keep
+
+    def _keep_in_window(self, keep: np.ndarray, when: pd.Series) -> np.ndarray:
+        """The rows inside --since/--until, for a source that keeps no history."""
+        for on_its_side, reason in self._window_bounds(when):
+            keep = self._drop(keep, on_its_side, reason)
+        return keep
+
+    def _window_bounds(self, when: pd.Series) -> list[tuple[np.ndarray, str]]:
+        """Per bound given (--since, --until): the rows on its side, and why the others go."""
+        bounds = []
         if self.window.since:
-            keep = self._drop(keep, when >= _midnight(self.window.since), "before --since")
+            bounds.append(((when >= _midnight(self.window.since)).to_numpy(), "before --since"))
         if self.window.until:
             end = _midnight(self.window.until + dt.timedelta(days=1))
-            keep = self._drop(keep, when < end, "after --until")
-        return keep
+            bounds.append(((when < end).to_numpy(), "after --until"))
+        return bounds
 
     def _first_seen(self, ids: pd.Series, keep: np.ndarray) -> np.ndarray:
         """Rows whose id no earlier kept row had (in this batch or before); blank ids pass.

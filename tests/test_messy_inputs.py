@@ -696,6 +696,45 @@ def test_duplicate_rows_removed_by_dedupe_and_counted() -> None:
     assert values(report("duplicates.csv", "responses", columns)) == approx({None: (100 / 3, 6)})
 
 
+@pytest.mark.parametrize(
+    ("rows", "window", "reason"),
+    [
+        # X1's first answer (10, January) is before --since; its February copy (0) is a repeat
+        (
+            "X1,2025-01-31 10:00,10\nX1,2025-02-02 10:00,0\n",
+            ["--since", "2025-02-01"],
+            "before --since",
+        ),
+        # the file lists X1's March answer first: after --until, it still makes February's a copy
+        (
+            "X1,2025-03-05 10:00,10\nX1,2025-02-02 10:00,0\n",
+            ["--until", "2025-02-28"],
+            "after --until",
+        ),
+    ],
+)
+def test_dedupe_judges_repeats_among_rows_outside_the_window_too(
+    tmp_path: Path, rows: str, window: list[str], reason: str
+) -> None:
+    """February is X2's 9 alone (+100, n 1) whatever the window: X1's February row repeats an
+    earlier row of the file, inside the window or not (audit 18 found it kept, NPS 0, n 2)."""
+    (tmp_path / "dup.csv").write_text(
+        "Response ID,Submitted At,NPS\n" + rows + "X2,2025-02-03 10:00,9\n", encoding="utf-8"
+    )
+    columns = {"response_id": "Response ID", "submitted_at": "Submitted At", "nps": "NPS"}
+    source = {"kind": "responses", "path": "dup.csv", "columns": columns, "dedupe": "response_id"}
+    config = str(write_config(tmp_path, source))
+    args = ["report", "-c", config, "--period", "month", "-f", "json", "-q"]
+    for extra in ([], window):
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        got = json.loads(result.stdout)
+        february = [r for r in got["results"] if r["period"] == "2025-02"]
+        assert [(r["value"], r["n"]) for r in february] == [(100.0, 1)]
+        outside = {reason: 1} if extra else {}
+        assert got["inputs"][0]["rows_dropped"] == {"duplicate response_id": 1, **outside}
+
+
 # -- the same through the command line ----------------------------------------------------------
 
 

@@ -224,6 +224,29 @@ def test_dedupe_and_latest_per_customer_do_not_depend_on_batches(
     )
 
 
+@given(rows=rows_strategy, month=st.integers(2, 12))
+@examples
+def test_a_month_inside_since_has_the_figures_it_has_without_it(
+    tmp_path: Path, rows: list[Row], month: int
+) -> None:
+    """With dedupe, a month's rows are the same whatever --since leaves out before it: a row
+    repeating an earlier one is a repeat, inside the window or not."""
+    columns = {**COLUMNS, "response_id": "Response"}
+    config = survey_config(write_rows(tmp_path, rows), columns=columns, dedupe="response_id")
+    since = dt.date(2024, month, 1)
+    whole = run(config, by=["channel"], period="month")
+    windowed = run(config, by=["channel"], period="month", since=since)
+
+    def figures(report: Report) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        return {
+            key(r): (r.value, r.n, r.ci_low, r.ci_high)
+            for r in report.results
+            if r.period is not None and r.period >= f"{since:%Y-%m}"
+        }
+
+    assert figures(windowed) == figures(whole)
+
+
 @given(rows=rows_strategy)
 @examples
 def test_csat_top_2_box_is_the_share_of_fours_and_fives_among_valid_answers(

@@ -578,8 +578,10 @@ class Mau(ActiveCustomers):
     variants=("calendar", "rolling_7d"),
     formula="WAU = distinct customer ids with an order in the ISO week (Monday to Sunday). A "
     "group spanning several weeks reports the mean of its weeks' counts; a week belongs to the "
-    "period holding its Thursday and is counted whole; a day reports the distinct customers "
-    "that day. rolling_7d: distinct customers in the 7 days ending on the group's last day.",
+    "period holding its Thursday (the data's first or last week whose Thursday falls outside "
+    "the data's dates: the period of the data's first or last day) and is counted whole; a day "
+    "reports the distinct customers that day. rolling_7d: distinct customers in the 7 days "
+    "ending on the group's last day.",
     interval="none: a count of the whole customer population, not an estimate from a sample",
 )
 class Wau(ActiveCustomers):

@@ -471,7 +471,8 @@ def _activity_fields(name: str, opts: Any, kind: str) -> tuple[str, ...]:
 SUBSCRIPTION_RULE = (
     "subscriptions: a customer is active while any of their subscriptions runs "
     "(started_at <= t < ended_at; blank ended_at = still running); churned = active at the "
-    "start of the period and a subscription end within it left them with none running "
+    "start of the period (running just before it: one ending at its first instant is active "
+    "at the start and churns in it) and a subscription end within it left them with none running "
     "(an upgrade without a gap is not churn; coming back later in the period still is)"
 )
 
