@@ -736,7 +736,7 @@ def _result(
         detail=dict(est.detail),
         variant=getattr(choice.options, "variant", "") or "standard",
         label=choice.label or definition.name,
-        low_sample=est.ci_method is not None and est.n < settings.min_n,
+        low_sample=est.n < settings.min_n,
         target=target,
         status=target_status(est, target, definition.better_high(choice.options)),
         previous=prev_value,

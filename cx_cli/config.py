@@ -203,10 +203,15 @@ class Target:
     segments: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
 
     def for_segment(self, segment: Mapping[str, str]) -> float:
-        """The target for a row: a per-segment value when one is given, else the overall one."""
-        for name, label in segment.items():
-            if label in self.segments.get(name, {}):
-                return self.segments[name][label]
+        """The target for a row: a per-segment value when one is given, else the overall one.
+
+        When the row's values match under two segments (`channel: {phone: 40}` and
+        `region: {EU: 80}` for a phone/EU row), the segment listed first in the target wins,
+        whatever the order of --by."""
+        for name, values in self.segments.items():
+            label = segment.get(name)
+            if label is not None and label in values:
+                return values[label]
         return self.value
 
 

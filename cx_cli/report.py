@@ -100,10 +100,12 @@ class Report:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def checked_rows(self) -> list[Result]:
-        """Rows that `--fail-on-miss` checks: overall rows and rows of each KPI's latest period."""
+        """Rows that `--fail-on-miss` checks: overall rows and rows of each KPI's latest period
+        with a value (a later period whose rows have none, such as a response without a CSAT
+        answer, does not hide the last measured one)."""
         latest: dict[str, str] = {}
         for row in self.results:
-            if row.period is not None:
+            if row.period is not None and row.value is not None:
                 latest[row.label] = max(latest.get(row.label, row.period), row.period)
         return [r for r in self.results if r.period is None or r.period == latest.get(r.label)]
 

@@ -574,3 +574,82 @@ def test_by_none_groups_by_no_segment_whatever_the_config_says(
     plain = json.loads(runner.invoke(app, [*args, "--by", "none"]).stdout)["results"]
     assert any(r["segment"] for r in grouped)
     assert [r["segment"] for r in plain] == [{}]
+
+
+def test_csv_neutralises_text_that_float_reads_and_header_cells(tmp_path: Path) -> None:
+    """ "-inf", "-nan" and "+1_000" are text to cxkpi, so they are prefixed like any text
+    starting with a sign; a plain number stays; a segment name from the config is a header
+    cell, neutralised too (audit 19)."""
+    from tests.conftest import write_csv
+
+    labels = ["-inf", "-nan", "+1_000", "-Infinity", "-5", "+1.5e3"]
+    path = write_csv(
+        tmp_path / "s.csv",
+        [(i, "2024-01-01", "c", label, 9, 5, 7) for i, label in enumerate(labels)],
+    )
+    document = survey_config(path, ["nps"], by=["=seg"])
+    document["sources"]["surveys"]["segments"] = {"=seg": "channel"}
+    config = write_config(tmp_path, document)
+    result = runner.invoke(app, ["report", "-c", str(config), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    header, *rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert "'=seg" in header and "=seg" not in header
+    shown = {row[header.index("'=seg")] for row in rows} - {""}
+    assert shown == {"'-inf", "'-nan", "'+1_000", "'-Infinity", "-5", "+1.5e3"}
+
+
+def test_a_segment_target_is_chosen_by_the_targets_order_not_by_the_order_of_by(
+    tmp_path: Path,
+) -> None:
+    """A phone/EU row matches `channel: {phone: 40}` and `region: {EU: 80}`: the segment
+    listed first in the target wins whatever --by says (it was the first in --by, so the same
+    row was met with --by channel,region and missed with --by region,channel)."""
+    from tests.conftest import write_csv
+
+    # phone/EU: 24 of 40 answers are 4-5 -> CSAT 60; email/US: all 5
+    rows = [(i, "2024-01-01", f"p{i}", "phone", 9, 5 if i < 24 else 1, 7) for i in range(40)]
+    rows += [(100 + i, "2024-01-01", f"e{i}", "email", 9, 5, 7) for i in range(10)]
+    header = ["id", "when", "customer", "channel", "nps", "csat", "ces"]
+    path = write_csv(
+        tmp_path / "s.csv",
+        [(*r, "EU" if r[3] == "phone" else "US") for r in rows],
+        header=[*header, "region"],
+    )
+    target = {"value": 90, "segments": {"channel": {"phone": 40}, "region": {"EU": 80}}}
+    document = survey_config(path, [{"kpi": "csat", "target": target}], min_n=1)
+    document["sources"]["surveys"]["segments"] = {"channel": "channel", "region": "region"}
+    config = write_config(tmp_path, document)
+    for by in ("channel,region", "region,channel"):
+        result = runner.invoke(app, ["report", "-c", str(config), "--by", by, "-f", "json"])
+        assert result.exit_code == 0, result.output
+        (row,) = [
+            r for r in json.loads(result.stdout)["results"] if r["segment"].get("region") == "EU"
+        ]
+        assert (row["value"], row["target"], row["status"]) == (60.0, 40.0, "met")
+
+
+def test_an_answerless_latest_period_is_low_sample_and_does_not_hide_a_miss(
+    tmp_path: Path,
+) -> None:
+    """March: 40 CSAT answers of 1 (0 %, target 75: missed). April: one response without a
+    CSAT answer, n 0. Every row under min_n is low_sample, with or without an interval, and
+    --fail-on-miss checks the latest period with a value: March, exit 3 (audit 19: the empty
+    April row was taken as the latest period and the run exited 0)."""
+    from tests.conftest import write_csv
+
+    rows = [(i, "2025-03-10", f"c{i}", "email", 9, 1, 7) for i in range(40)]
+    rows.append((99, "2025-04-02", "c99", "email", 9, None, 7))
+    path = write_csv(tmp_path / "s.csv", rows)
+    config = write_config(
+        tmp_path, survey_config(path, [{"kpi": "csat", "target": 75}], period="month")
+    )
+    args = ["report", "-c", str(config), "-f", "json", "--fail-on-miss"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.output
+    by_period = {r["period"]: r for r in json.loads(result.stdout)["results"]}
+    assert (by_period["2025-03"]["status"], by_period["2025-03"]["low_sample"]) == ("missed", False)
+    assert (by_period["2025-04"]["n"], by_period["2025-04"]["low_sample"]) == (0, True)
+    suppressed = runner.invoke(app, [*args, "--suppress-low-sample"])
+    assert suppressed.exit_code == 3, suppressed.output
+    periods = {r["period"] for r in json.loads(suppressed.stdout)["results"]}
+    assert periods == {None, "2025-03"}

@@ -285,6 +285,9 @@ def test_mau_is_the_mean_of_calendar_months_including_empty_ones(tiny_orders: Pa
     assert row.detail["latest_month_actives"] == 1
     assert row.detail["customers_active"] == 4
     assert row.detail["orders_without_customer"] == 1
+    # n 4 is under the default min_n 30: flagged though a count has no interval (KPIS.md)
+    assert row.low_sample
+    assert not _overall(_run(tiny_orders, ["mau"], min_n=4).results).low_sample
 
 
 def test_mau_per_month_is_the_months_distinct_count(tiny_orders: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import TYPE_CHECKING, Any
 
 from cx_cli.render import plain
@@ -13,15 +14,15 @@ if TYPE_CHECKING:
     from cx_cli.report import Report
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain decimal number ("-5", "+1.5e3"): a spreadsheet reads it as a number, not a formula.
+# Python's float() also takes "-inf", "-nan" and "+1_000", which are text to cxkpi (README).
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def neutralise(cell: str) -> str:
     """Prefix text that a spreadsheet would run as a formula with a quote; numbers stay."""
-    if cell.startswith(FORMULA_STARTS):
-        try:
-            float(cell)
-        except ValueError:
-            return "'" + cell
+    if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell):
+        return "'" + cell
     return cell
 
 
@@ -44,7 +45,8 @@ def render_csv(report: Report) -> str:
     tail = [f for f in RESULT_FIELDS if f not in (*head, "segment", "detail")]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*head, *segments, *tail, *(f"detail.{k}" for k in details)])
+    header = [*head, *segments, *tail, *(f"detail.{k}" for k in details)]
+    writer.writerow([neutralise(name) for name in header])  # segment names come from the config
     for row in report.results:
         data = row.as_dict()
         writer.writerow(
