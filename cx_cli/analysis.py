@@ -152,7 +152,7 @@ def run(config: Config, **overrides: Any) -> Report:
             )
     sums: dict[int, dict[GroupSet, pd.DataFrame]] = {}
     inputs: list[InputSummary] = []
-    guessed: list[str] = []
+    read_warnings: list[str] = []
     scheduled = [leaf for choice in choices for leaf in leaves(choice)]
     sources = list(dict.fromkeys(leaf.source for leaf in scheduled))
     paths = {s: options.inputs.get(s) or config.source_path(s) for s in sources}
@@ -162,7 +162,8 @@ def run(config: Config, **overrides: Any) -> Report:
             reader = _reader(config, source, mine, settings, options, listed.get(source))
             sums.update(tally(reader, mine, settings))
             inputs.append(input_summary(reader))
-            guessed.extend(_encoding_warnings(reader))
+            read_warnings.extend(_encoding_warnings(reader))
+            read_warnings.extend(_clock_warnings(reader))
     results: list[Result] = []
     for choice in choices:
         table = join_parts(choice, sums, settings) if choice.parts else sums[id(choice)]
@@ -176,7 +177,7 @@ def run(config: Config, **overrides: Any) -> Report:
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         config_path=str(config.path) if config.path else None,
         config_sha256=config.sha256,
-        warnings=(*guessed, *_warnings(inputs), *_negative_durations(results)),
+        warnings=(*read_warnings, *_warnings(inputs), *_negative_durations(results)),
     )
 
 
@@ -830,6 +831,19 @@ def _encoding_warnings(reader: SourceReader) -> Iterable[str]:
         yield (
             f"{reader.name}: {path} is not UTF-8; read as {encoding} "
             "(set encoding: under the source to be sure)"
+        )
+
+
+def _clock_warnings(reader: SourceReader) -> Iterable[str]:
+    """One warning per source whose offset date-times span a daylight-saving change on its
+    `timezone`'s clock (`coerce.local_clock`): durations and row order across it are off."""
+    changed = [name for name, shifts in reader.quality.clock_shifts.items() if len(shifts) > 1]
+    if changed:
+        fields = ", ".join(sorted(changed))
+        yield (
+            f"{reader.name}: {fields}: the UTC offsets span a daylight-saving change in "
+            f"{reader.spec.timezone}; durations and the order of rows across it follow the "
+            "local clock (off by up to an hour)"
         )
 
 

@@ -9,6 +9,7 @@ for every cell, at the speed of the cast for clean exports.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -243,37 +244,57 @@ def _is_text(column: pa.Array) -> bool:
 # -- timestamps --------------------------------------------------------------------------------
 
 
-def read_timestamps(
-    column: pa.Array, date_format: str | None, timezone: str | None
-) -> tuple[pd.Series, np.ndarray]:
-    """Local date-times (datetime64[ns], NaT where not a date) and which cells were blank."""
+@dataclass
+class Timestamps:
+    """A column read as local date-times (datetime64[ns], NaT where not a date), which cells
+    were blank, and the shifts (ns) that moved its values with a UTC offset to `timezone`'s
+    clock: more than one, over all of a field's values, spans a daylight-saving change
+    (see `local_clock`)."""
+
+    when: pd.Series
+    blank: np.ndarray
+    shifts: frozenset[int] = frozenset()
+
+
+def read_timestamps(column: pa.Array, date_format: str | None, timezone: str | None) -> Timestamps:
+    """A column's date-times on the local clock (`parse_timestamps`)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        return _typed_timestamps(column, timezone), _nulls(column)
+        values = pd.Series(column.to_pandas())
+        if isinstance(values.dtype, pd.DatetimeTZDtype):  # aware Parquet timestamps
+            when, shifts = local_clock(values, timezone)
+            return Timestamps(_nanoseconds(when), _nulls(column), shifts)
+        return Timestamps(_nanoseconds(pd.to_datetime(values)), _nulls(column))
     column = as_text(column)
     if date_format is None:
         try:
             cast = column.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
-            return pd.Series(cast, dtype="datetime64[ns]"), _nulls(column)
+            return Timestamps(pd.Series(cast, dtype="datetime64[ns]"), _nulls(column))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
     stripped = column.to_pandas().str.strip()
     blank = (stripped.isna() | (stripped == "")).to_numpy()
-    when = parse_timestamps(stripped.where(~blank), date_format, timezone)
-    return when, np.asarray(blank)
+    when, shifts = parse_timestamps(stripped.where(~blank), date_format, timezone)
+    return Timestamps(when, np.asarray(blank), shifts)
 
 
-def _typed_timestamps(column: pa.Array, timezone: str | None) -> pd.Series:
-    """A Parquet date or timestamp column: aware ones converted to `timezone`, made naive."""
-    import pandas as pd
+def local_clock(aware: pd.Series, timezone: str | None) -> tuple[pd.Series, frozenset[int]]:
+    """Aware date-times as naive ones on `timezone`'s clock (UTC when unset), and the shifts
+    (ns) that moved them there (none without a `timezone`: UTC's clock never jumps).
 
-    values = pd.Series(column.to_pandas())
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
-    return _nanoseconds(pd.to_datetime(values))
+    Periods, days and --since/--until are local, so this is the clock every date-time is kept
+    on. Across a daylight-saving change the clock jumps: a duration or an order of rows across
+    it is then off by the jump (up to an hour), which the report warns of. Known limitation:
+    keeping the instants beside the local times would make those exact.
+    """
+    local = aware.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
+    if not timezone:
+        return local, frozenset()
+    shifts = (local - aware.dt.tz_convert("UTC").dt.tz_localize(None)).dropna()
+    return local, frozenset(shifts.astype("int64").unique().tolist())
 
 
 def _nanoseconds(when: pd.Series) -> pd.Series:
@@ -287,12 +308,15 @@ def _nanoseconds(when: pd.Series) -> pd.Series:
     return when.where(inside).astype("datetime64[ns]")
 
 
-def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | None) -> pd.Series:
+def parse_timestamps(
+    text: pd.Series, date_format: str | None, timezone: str | None
+) -> tuple[pd.Series, frozenset[int]]:
     """Parse date-times: ISO 8601 or `date_format` (or "excel" serial days), offsets to local.
 
     Values with a UTC offset are converted to `timezone` (UTC when unset) and made naive, so a
-    file mixing offsets lands on one clock; values without one are taken as given. Unparseable
-    values become NaT. A format Python cannot use is a ConfigError.
+    file mixing offsets lands on one clock (`local_clock`, whose shifts are returned too); values
+    without one are taken as given. Unparseable values become NaT. A format Python cannot use
+    is a ConfigError.
     """
     import pandas as pd
 
@@ -300,15 +324,17 @@ def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | N
 
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     if date_format and date_format.lower() == "excel":
-        return _excel_days(text, out)
+        return _excel_days(text, out), frozenset()
     fmt = date_format or "ISO8601"
     aware = text.str.contains(OFFSET_PATTERN, regex=True, na=False)
+    shifts: frozenset[int] = frozenset()
     try:
         if (~aware).any():
             out[~aware] = _nanoseconds(pd.to_datetime(text[~aware], format=fmt, errors="coerce"))
         if aware.any():
-            local = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
-            out[aware] = _nanoseconds(local.dt.tz_convert(timezone or "UTC").dt.tz_localize(None))
+            utc = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
+            local, shifts = local_clock(utc, timezone)
+            out[aware] = _nanoseconds(local)
     except ValueError as exc:
         raise ConfigError(
             f"date_format {fmt!r} cannot be used: {exc}",
@@ -316,7 +342,7 @@ def parse_timestamps(text: pd.Series, date_format: str | None, timezone: str | N
         ) from None
     if date_format is None and out.isna().any():  # Excel serial day numbers among ISO dates
         out = out.where(out.notna(), _excel_days(text.where(out.isna()), out.copy()))
-    return out
+    return out, shifts
 
 
 def _excel_days(text: pd.Series, out: pd.Series) -> pd.Series:

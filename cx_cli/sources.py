@@ -75,6 +75,9 @@ class SourceQuality:
     files: list[dict[str, Any]] = field(default_factory=list)
     # file -> the encoding guessed for it, when not UTF-8 (each such file gets a warning)
     guessed_encodings: dict[str, str] = field(default_factory=dict)
+    # per date-time field, the shifts (ns) that moved its offset values to `timezone`'s clock:
+    # two or more span a daylight-saving change, which the report warns of
+    clock_shifts: dict[str, set[int]] = field(default_factory=dict)
 
     @property
     def rows_used(self) -> int:
@@ -378,6 +381,8 @@ class SourceReader:
         for name, counts in o.fields.items():
             q.fields.setdefault(name, Counter()).update(counts)
         q.files.extend(o.files)
+        for name, shifts in o.clock_shifts.items():
+            q.clock_shifts.setdefault(name, set()).update(shifts)
         q.guessed_encodings.update(o.guessed_encodings)
         if o.files:  # the last file read says how the source was read, as in one stream
             q.encoding, q.encoding_detected = o.encoding, o.encoding_detected
@@ -895,7 +900,10 @@ class SourceReader:
 
     def _timestamp(self, name: str, column: pa.Array) -> pd.Series:
         """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""
-        when, blank = coerce.read_timestamps(column, self.spec.date_format, self.spec.timezone)
+        read = coerce.read_timestamps(column, self.spec.date_format, self.spec.timezone)
+        when, blank = read.when, read.blank
+        if read.shifts:
+            self.quality.clock_shifts.setdefault(name, set()).update(read.shifts)
         bad = when.isna().to_numpy() & ~blank
         self._note(name, "blank", blank)
         self._note(name, "not a date", bad)
