@@ -290,7 +290,7 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
     if first["type"] == "extra_forbidden":
         key = str(first["loc"][-1])
         message = f"unknown key '{key}'"
-        hint = "remove it or fix its spelling" + _did_you_mean(key, _ALL_KEYS)
+        hint = _unknown_key_hint(key, path)
     else:
         hint = "see the README's Config section, or config.example.yaml in the repository"
     more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
@@ -305,6 +305,23 @@ _ALL_KEYS = {
     "in",
     *FilterSpec.model_fields,
 }
+# Where a key belongs, for one written at another level (`report: {timezone: ...}`).
+_KEY_PLACES = {
+    **{key: "a filter (sources.NAME.filters)" for key in (*FilterSpec.model_fields, "in")},
+    **{key: "a KPI's target (kpis: - {kpi: ..., target: ...})" for key in TargetSpec.model_fields},
+    **{key: "report:" for key in ReportSpec.model_fields},
+    **{key: "a source (sources.NAME)" for key in SourceSpec.model_fields},
+    **{key: "the top level" for key in ConfigSpec.model_fields},
+}
+
+
+def _unknown_key_hint(key: str, path: str) -> str:
+    """Where a key that is known elsewhere belongs; else the closest known key."""
+    place = _KEY_PLACES.get(key)
+    if place:
+        here = path.rsplit(".", 1)[0] if "." in path else "the top level"
+        return f"'{key}' is a key of {place}, not of {here}"
+    return "remove it or fix its spelling" + _did_you_mean(key, _ALL_KEYS)
 
 
 MAX_YAML_ALIASES = 40  # 3^(40/3) ~ 2 million nodes at worst

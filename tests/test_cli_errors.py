@@ -245,6 +245,16 @@ def test_unknown_top_level_key_is_named_with_a_suggestion(tmp_path: Path, data: 
     assert_fails_cleanly(report("-c", config), 2, "unknown key 'reprot'", "'report'")
 
 
+def test_a_key_at_the_wrong_level_says_where_it_belongs(tmp_path: Path, data: Path) -> None:
+    """`report: {timezone: ...}` is a source's key: the hint says so (it had suggested
+    'timezone' itself, audit 19)."""
+    config = write_config(tmp_path, data, report={"timezone": "Europe/Berlin"})
+    assert_fails_cleanly(
+        report("-c", config), 2, "report.timezone: unknown key 'timezone'",
+        "'timezone' is a key of a source (sources.NAME), not of report",
+    )  # fmt: skip
+
+
 def test_a_misspelled_source_key_is_named_before_the_key_it_leaves_missing(
     tmp_path: Path, data: Path
 ) -> None:
