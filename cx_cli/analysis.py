@@ -835,15 +835,16 @@ def _encoding_warnings(reader: SourceReader) -> Iterable[str]:
 
 
 def _clock_warnings(reader: SourceReader) -> Iterable[str]:
-    """One warning per source whose offset date-times span a daylight-saving change on its
-    `timezone`'s clock (`coerce.local_clock`): durations and row order across it are off."""
-    changed = [name for name, shifts in reader.quality.clock_shifts.items() if len(shifts) > 1]
-    if changed:
-        fields = ", ".join(sorted(changed))
+    """A warning when kept rows hold date-times on both sides of a daylight-saving change of
+    the source's `timezone` (`coerce.local_clock`): their durations are off by the jump."""
+    q = reader.quality
+    if q.clock_crossings:
+        count = q.clock_crossings
         yield (
-            f"{reader.name}: {fields}: the UTC offsets span a daylight-saving change in "
-            f"{reader.spec.timezone}; durations and the order of rows across it follow the "
-            "local clock (off by up to an hour)"
+            f"{reader.name}: {count} row{'s' * (count != 1)} with date-times "
+            f"({', '.join(sorted(q.clock_fields))}) on both sides of a daylight-saving change "
+            f"in {reader.spec.timezone}: durations between them follow the local clock "
+            "(off by up to an hour)"
         )
 
 

@@ -247,13 +247,17 @@ def _is_text(column: pa.Array) -> bool:
 @dataclass
 class Timestamps:
     """A column read as local date-times (datetime64[ns], NaT where not a date), which cells
-    were blank, and the shifts (ns) that moved its values with a UTC offset to `timezone`'s
-    clock: more than one, over all of a field's values, spans a daylight-saving change
-    (see `local_clock`)."""
+    were blank, and per row the shift (ns) that moved a value with a UTC offset onto
+    `timezone`'s clock (`NO_SHIFT` for a value without an offset; None when no value moved):
+    two date-times of one row moved by different shifts lie on both sides of a
+    daylight-saving change (see `local_clock`)."""
 
     when: pd.Series
     blank: np.ndarray
-    shifts: frozenset[int] = frozenset()
+    shift: np.ndarray | None = None
+
+
+NO_SHIFT = -(1 << 63)
 
 
 def read_timestamps(column: pa.Array, date_format: str | None, timezone: str | None) -> Timestamps:
@@ -265,8 +269,8 @@ def read_timestamps(column: pa.Array, date_format: str | None, timezone: str | N
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         values = pd.Series(column.to_pandas())
         if isinstance(values.dtype, pd.DatetimeTZDtype):  # aware Parquet timestamps
-            when, shifts = local_clock(values, timezone)
-            return Timestamps(_nanoseconds(when), _nulls(column), shifts)
+            when, shift = local_clock(values, timezone)
+            return Timestamps(_nanoseconds(when), _nulls(column), shift)
         return Timestamps(_nanoseconds(pd.to_datetime(values)), _nulls(column))
     column = as_text(column)
     if date_format is None:
@@ -277,24 +281,27 @@ def read_timestamps(column: pa.Array, date_format: str | None, timezone: str | N
             pass
     stripped = column.to_pandas().str.strip()
     blank = (stripped.isna() | (stripped == "")).to_numpy()
-    when, shifts = parse_timestamps(stripped.where(~blank), date_format, timezone)
-    return Timestamps(when, np.asarray(blank), shifts)
+    when, shift = parse_timestamps(stripped.where(~blank), date_format, timezone)
+    return Timestamps(when, np.asarray(blank), shift)
 
 
-def local_clock(aware: pd.Series, timezone: str | None) -> tuple[pd.Series, frozenset[int]]:
-    """Aware date-times as naive ones on `timezone`'s clock (UTC when unset), and the shifts
-    (ns) that moved them there (none without a `timezone`: UTC's clock never jumps).
+def local_clock(aware: pd.Series, timezone: str | None) -> tuple[pd.Series, np.ndarray | None]:
+    """Aware date-times as naive ones on `timezone`'s clock (UTC when unset), and the shift
+    (ns) that moved each there (`NO_SHIFT` where not a date; None without a `timezone`: UTC's
+    clock never jumps).
 
     Periods, days and --since/--until are local, so this is the clock every date-time is kept
-    on. Across a daylight-saving change the clock jumps: a duration or an order of rows across
-    it is then off by the jump (up to an hour), which the report warns of. Known limitation:
-    keeping the instants beside the local times would make those exact.
+    on. Across a daylight-saving change the clock jumps: a duration between two date-times on
+    either side of it is off by the jump (up to an hour), which the report counts and warns
+    of. Known limitation: keeping the instants beside the local times would make it exact.
     """
     local = aware.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
     if not timezone:
-        return local, frozenset()
-    shifts = (local - aware.dt.tz_convert("UTC").dt.tz_localize(None)).dropna()
-    return local, frozenset(shifts.astype("int64").unique().tolist())
+        return local, None
+    shift = local - aware.dt.tz_convert("UTC").dt.tz_localize(None)
+    ticks = shift.astype("timedelta64[ns]").to_numpy().view("int64").copy()
+    ticks[shift.isna().to_numpy()] = NO_SHIFT
+    return local, ticks
 
 
 def _nanoseconds(when: pd.Series) -> pd.Series:
@@ -310,7 +317,7 @@ def _nanoseconds(when: pd.Series) -> pd.Series:
 
 def parse_timestamps(
     text: pd.Series, date_format: str | None, timezone: str | None
-) -> tuple[pd.Series, frozenset[int]]:
+) -> tuple[pd.Series, np.ndarray | None]:
     """Parse date-times: ISO 8601 or `date_format` (or "excel" serial days), offsets to local.
 
     Values with a UTC offset are converted to `timezone` (UTC when unset) and made naive, so a
@@ -318,23 +325,27 @@ def parse_timestamps(
     without one are taken as given. Unparseable values become NaT. A format Python cannot use
     is a ConfigError.
     """
+    import numpy as np
     import pandas as pd
 
     from cx_cli.errors import ConfigError
 
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     if date_format and date_format.lower() == "excel":
-        return _excel_days(text, out), frozenset()
+        return _excel_days(text, out), None
     fmt = date_format or "ISO8601"
     aware = text.str.contains(OFFSET_PATTERN, regex=True, na=False)
-    shifts: frozenset[int] = frozenset()
+    shift: np.ndarray | None = None
     try:
         if (~aware).any():
             out[~aware] = _nanoseconds(pd.to_datetime(text[~aware], format=fmt, errors="coerce"))
         if aware.any():
             utc = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
-            local, shifts = local_clock(utc, timezone)
+            local, moved = local_clock(utc, timezone)
             out[aware] = _nanoseconds(local)
+            if moved is not None:
+                shift = np.full(len(text), NO_SHIFT, dtype="int64")
+                shift[aware.to_numpy()] = moved
     except ValueError as exc:
         raise ConfigError(
             f"date_format {fmt!r} cannot be used: {exc}",
@@ -342,7 +353,7 @@ def parse_timestamps(
         ) from None
     if date_format is None and out.isna().any():  # Excel serial day numbers among ISO dates
         out = out.where(out.notna(), _excel_days(text.where(out.isna()), out.copy()))
-    return out, shifts
+    return out, shift
 
 
 def _excel_days(text: pd.Series, out: pd.Series) -> pd.Series:

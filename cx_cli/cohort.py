@@ -7,10 +7,8 @@ and, for every month after it, the share of each cohort still active or its reve
     print(render_cohorts(cohort_matrix(load_config("cxkpi.yaml")), "table"))
 
 A cell whose calendar month has not fully elapsed by the last date in the data (or by --until) is
-kept, marked incomplete, and never shown as a drop; so is every cell of a first cohort that
---since cuts (it holds only the customers who started from --since on). The source is read
-with the same reader as `cxkpi report`, so its filters, row accounting and line-item merging
-apply.
+kept, marked incomplete, and never shown as a drop. The source is read with the same reader as
+`cxkpi report`, so its filters, row accounting and line-item merging apply.
 """
 
 from __future__ import annotations
@@ -65,7 +63,7 @@ class CohortCell:
     active: int  # customers of the cohort active in that period
     revenue: float | None  # revenue metric: the cohort's revenue (orders) or MRR (subscriptions)
     value: float | None  # % of the cohort active, or % of the first period's revenue
-    complete: bool  # the period had fully elapsed by the last date, and --since cut no cohort
+    complete: bool  # the period had fully elapsed by the last date in the data
 
 
 @dataclass(frozen=True)
@@ -424,9 +422,6 @@ def matrix_cells(
     calendar = Calendar.of(extent, period, since, until)
     sizes, starts, bounds = counts.sizes, calendar.starts, calendar.bounds
     last_index = len(starts) - 1
-    # --since inside the first period: that cohort holds only the customers who started from
-    # --since on, so none of its cells is complete (its size would move with --since)
-    clipped_first = since is not None and calendar.low > int(bounds[0])
     cells = []
     for cohort in np.flatnonzero(sizes):
         size = int(sizes[cohort])
@@ -447,8 +442,7 @@ def matrix_cells(
                     active=count,
                     revenue=money,
                     value=value,
-                    complete=bool(bounds[cohort + offset + 1] <= calendar.horizon)
-                    and not (cohort == 0 and clipped_first),
+                    complete=bool(bounds[cohort + offset + 1] <= calendar.horizon),
                 )
             )
     return cells, calendar.as_of, counts.ignored

@@ -309,7 +309,8 @@ _ALL_KEYS = {
 _KEY_PLACES = {
     **{key: "a filter (sources.NAME.filters)" for key in (*FilterSpec.model_fields, "in")},
     **{key: "a KPI's target (kpis: - {kpi: ..., target: ...})" for key in TargetSpec.model_fields},
-    **{key: "report:" for key in ReportSpec.model_fields},
+    **{key: "a KPI entry (kpis: - {kpi: ...})" for key in ("kpi", "variant", "target", "label")},
+    **{key: "report" for key in ReportSpec.model_fields},
     **{key: "a source (sources.NAME)" for key in SourceSpec.model_fields},
     **{key: "the top level" for key in ConfigSpec.model_fields},
 }
@@ -319,8 +320,7 @@ def _unknown_key_hint(key: str, path: str) -> str:
     """Where a key that is known elsewhere belongs; else the closest known key."""
     place = _KEY_PLACES.get(key)
     if place:
-        here = path.rsplit(".", 1)[0] if "." in path else "the top level"
-        return f"'{key}' is a key of {place}, not of {here}"
+        return f"'{key}' is a key of {place}: move it there"
     return "remove it or fix its spelling" + _did_you_mean(key, _ALL_KEYS)
 
 

@@ -37,6 +37,7 @@ class ReadProgress:
         self.file = file
         self._bar: Any = None
         self._lock = threading.Lock()
+        self._broken = False  # drawing failed once (a terminal gone): no more tries
 
     def __enter__(self) -> ReadProgress:
         return self
@@ -52,15 +53,22 @@ class ReadProgress:
             return None
         started = self.clock()
         task: Any = None
+        shown = 0  # bytes: frames report what was read when they were handed on, so never back
 
         def update(rows: int, done: int, total: int | None) -> None:
-            nonlocal task
+            nonlocal task, shown
             with self._lock:  # the reader's thread and the main thread both call it
-                if task is None:
-                    if self.clock() - started < self.delay:
-                        return
-                    task = self._progress().add_task(source, total=total, rows=rows)
-                self._bar.update(task, completed=done, rows=rows)
+                if self._broken:
+                    return
+                shown = max(shown, done)
+                try:
+                    if task is None:
+                        if self.clock() - started < self.delay:
+                            return
+                        task = self._progress().add_task(source, total=total, rows=rows)
+                    self._bar.update(task, completed=shown, rows=rows)
+                except Exception:  # a bar that cannot be drawn must not stop the read
+                    self._broken = True
 
         return update
 

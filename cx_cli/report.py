@@ -100,15 +100,39 @@ class Report:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def checked_rows(self) -> list[Result]:
-        """Rows that `--fail-on-miss` checks: overall rows and rows of each KPI's latest period
-        with a value (a later period whose rows have none, such as a response without a CSAT
-        answer, does not hide the last measured one)."""
-        latest: dict[str, str] = {}
+        """Rows that `--fail-on-miss` checks: overall rows and the rows of each KPI's latest
+        period with a value. A segment whose row in that period has none (a response without
+        a CSAT answer) is checked at its own last period with a value instead, so the empty row
+        does not hide that miss; a segment with no row in it at all (gone quiet) is not checked.
+        """
+        latest: dict[str, str] = {}  # per KPI: the latest period with a value
+        measured: dict[tuple[str, Segment], str] = {}  # per KPI and segment: the same
         for row in self.results:
             if row.period is not None and row.value is not None:
                 latest[row.label] = max(latest.get(row.label, row.period), row.period)
-        return [r for r in self.results if r.period is None or r.period == latest.get(r.label)]
+                key = (row.label, _segment_key(row))
+                measured[key] = max(measured.get(key, row.period), row.period)
+        empty = {
+            (r.label, _segment_key(r))
+            for r in self.results
+            if r.period is not None and r.period == latest.get(r.label) and r.value is None
+        }
+
+        def checked(row: Result) -> bool:
+            if row.period is None:
+                return True
+            key = (row.label, _segment_key(row))
+            return row.period == (measured.get(key) if key in empty else latest.get(row.label))
+
+        return [r for r in self.results if checked(r)]
 
     def missed(self) -> list[Result]:
         """Checked rows whose target was missed."""
         return [r for r in self.checked_rows() if r.status == "missed"]
+
+
+Segment = tuple[tuple[str, str], ...]
+
+
+def _segment_key(row: Result) -> Segment:
+    return tuple(sorted(row.segment.items()))

@@ -75,9 +75,10 @@ class SourceQuality:
     files: list[dict[str, Any]] = field(default_factory=list)
     # file -> the encoding guessed for it, when not UTF-8 (each such file gets a warning)
     guessed_encodings: dict[str, str] = field(default_factory=dict)
-    # per date-time field, the shifts (ns) that moved its offset values to `timezone`'s clock:
-    # two or more span a daylight-saving change, which the report warns of
-    clock_shifts: dict[str, set[int]] = field(default_factory=dict)
+    # kept rows with two date-times moved onto `timezone`'s clock by different shifts (on both
+    # sides of a daylight-saving change: their durations are off by the jump), and the fields
+    clock_crossings: int = 0
+    clock_fields: set[str] = field(default_factory=set)
 
     @property
     def rows_used(self) -> int:
@@ -200,6 +201,7 @@ class SourceReader:
         self._total_bytes: int | None = None
         self._all_counts: dict[str, Counter[str]] = {}
         self._pending: list[tuple[str, str, np.ndarray, int]] = []
+        self._shifts: dict[str, np.ndarray] = {}  # this frame's, per date-time field moved
 
     @property
     def folds_orders(self) -> bool:
@@ -215,6 +217,12 @@ class SourceReader:
         rows stay those of the last frame, bytes count up to the file's `size` so far."""
         return lambda size: progress(self.quality.rows_read, done + size, self._total_bytes)
 
+    def _read_error(self, path: str, opened: files.Opened, exc: OSError) -> InputError:
+        """A file that failed while being read: unreadable, or damaged when compressed."""
+        if opened.compression is None:
+            return InputError(f"{path}: cannot be read ({exc}) (source '{self.name}')")
+        return files.decompression_error(path, self.name, opened.compression, exc)
+
     def _header_rows(self) -> int:
         return PRESET_HEADER_ROWS.get(self.spec.preset or "", self.spec.header_rows)
 
@@ -228,9 +236,7 @@ class SourceReader:
             head = files.read_head(opened.stream, HEAD_BYTES)
         except OSError as exc:
             opened.close()
-            raise files.decompression_error(
-                path, self.name, opened.compression or "", exc
-            ) from None
+            raise self._read_error(path, opened, exc) from None
         if not head.strip():
             opened.close()
             raise InputError(
@@ -381,8 +387,8 @@ class SourceReader:
         for name, counts in o.fields.items():
             q.fields.setdefault(name, Counter()).update(counts)
         q.files.extend(o.files)
-        for name, shifts in o.clock_shifts.items():
-            q.clock_shifts.setdefault(name, set()).update(shifts)
+        q.clock_crossings += o.clock_crossings
+        q.clock_fields |= o.clock_fields
         q.guessed_encodings.update(o.guessed_encodings)
         if o.files:  # the last file read says how the source was read, as in one stream
             q.encoding, q.encoding_detected = o.encoding, o.encoding_detected
@@ -553,9 +559,7 @@ class SourceReader:
                 raise _ReadAgain(handed_on, bigger_block=True) from None
             raise self._parse_error(path, exc) from None
         except OSError as exc:
-            if opened.compression is None:
-                raise InputError(f"{path}: cannot be read ({exc}) (source '{self.name}')") from None
-            raise files.decompression_error(path, self.name, opened.compression, exc) from None
+            raise self._read_error(path, opened, exc) from None
         finally:  # in this order, also when the read stops early: no Arrow read outlives it
             if frames is not None:
                 frames.close()  # stops and joins the parse thread
@@ -750,6 +754,7 @@ class SourceReader:
         import pandas as pd
 
         self.quality.rows_read += batch.num_rows
+        self._shifts.clear()
         columns = dict(zip(batch.schema.names, batch.columns, strict=True))
         values = {
             name: self._coerce(name, coerce.as_array(columns[self.spec.columns[name]]))
@@ -784,9 +789,28 @@ class SourceReader:
         if first is not None:
             keep = self._drop(keep, first, f"duplicate {self.spec.dedupe}")
         self._flush_notes(keep)
+        self._count_clock_crossings(keep)
         if self.unused:
             out = out.drop(columns=list(self.unused))
         return out if keep.all() else out[keep]
+
+    def _count_clock_crossings(self, keep: np.ndarray) -> None:
+        """Count the kept rows whose date-times were moved onto the local clock by different
+        shifts: a daylight-saving change lies between them (`coerce.local_clock`)."""
+        import numpy as np
+
+        if len(self._shifts) < 2:
+            return
+        names = sorted(self._shifts)
+        crossing = np.zeros(len(keep), dtype=bool)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                x, y = self._shifts[a], self._shifts[b]
+                crossing |= (x != y) & (x != coerce.NO_SHIFT) & (y != coerce.NO_SHIFT)
+        crossing &= keep
+        if crossing.any():
+            self.quality.clock_crossings += int(np.count_nonzero(crossing))
+            self.quality.clock_fields.update(names)
 
     def _drop(self, keep: np.ndarray, passes: Any, reason: str) -> np.ndarray:
         import numpy as np
@@ -902,8 +926,8 @@ class SourceReader:
         """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""
         read = coerce.read_timestamps(column, self.spec.date_format, self.spec.timezone)
         when, blank = read.when, read.blank
-        if read.shifts:
-            self.quality.clock_shifts.setdefault(name, set()).update(read.shifts)
+        if read.shift is not None:
+            self._shifts[name] = read.shift
         bad = when.isna().to_numpy() & ~blank
         self._note(name, "blank", blank)
         self._note(name, "not a date", bad)

@@ -631,25 +631,55 @@ def test_a_segment_target_is_chosen_by_the_targets_order_not_by_the_order_of_by(
 def test_an_answerless_latest_period_is_low_sample_and_does_not_hide_a_miss(
     tmp_path: Path,
 ) -> None:
-    """March: 40 CSAT answers of 1 (0 %, target 75: missed). April: one response without a
-    CSAT answer, n 0. Every row under min_n is low_sample, with or without an interval, and
-    --fail-on-miss checks the latest period with a value: March, exit 3 (audit 19: the empty
-    April row was taken as the latest period and the run exited 0)."""
+    """January: 200 CSAT answers of 5; March: 40 of 1 (0 %, target 75: missed); April: one
+    response without a CSAT answer, n 0. The overall row (83 %) meets the target, so only
+    March can fail the run. Every row under min_n is low_sample, with or without an
+    interval, and --fail-on-miss checks the latest period with a value: March, exit 3 (audit
+    19: the empty April row was taken as the latest period and the run exited 0)."""
     from tests.conftest import write_csv
 
-    rows = [(i, "2025-03-10", f"c{i}", "email", 9, 1, 7) for i in range(40)]
-    rows.append((99, "2025-04-02", "c99", "email", 9, None, 7))
+    rows = [(i, "2025-01-10", f"a{i}", "email", 9, 5, 7) for i in range(200)]
+    rows += [(1000 + i, "2025-03-10", f"c{i}", "email", 9, 1, 7) for i in range(40)]
+    rows.append((9999, "2025-04-02", "c99", "email", 9, None, 7))
     path = write_csv(tmp_path / "s.csv", rows)
     config = write_config(
         tmp_path, survey_config(path, [{"kpi": "csat", "target": 75}], period="month")
     )
     args = ["report", "-c", str(config), "-f", "json", "--fail-on-miss"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 3, result.output
-    by_period = {r["period"]: r for r in json.loads(result.stdout)["results"]}
-    assert (by_period["2025-03"]["status"], by_period["2025-03"]["low_sample"]) == ("missed", False)
+    for extra in ([], ["--by", "channel"], ["--suppress-low-sample"]):
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 3, (extra, result.output)
+        got = json.loads(result.stdout)["results"]
+        assert [r["status"] for r in got if r["period"] is None and not r["segment"]] == ["met"]
+        assert [r["status"] for r in got if r["period"] == "2025-03"] == ["missed"] * (
+            2 if extra == ["--by", "channel"] else 1
+        )
+    by_period = {r["period"]: r for r in json.loads(runner.invoke(app, args).stdout)["results"]}
     assert (by_period["2025-04"]["n"], by_period["2025-04"]["low_sample"]) == (0, True)
     suppressed = runner.invoke(app, [*args, "--suppress-low-sample"])
-    assert suppressed.exit_code == 3, suppressed.output
     periods = {r["period"] for r in json.loads(suppressed.stdout)["results"]}
-    assert periods == {None, "2025-03"}
+    assert periods == {None, "2025-01", "2025-03"}
+
+
+def test_a_segment_gone_quiet_is_not_checked_but_an_answerless_one_is(tmp_path: Path) -> None:
+    """January: chat meets. March: chat misses (CSAT 0 %), email meets. April: email meets;
+    chat has one response without a CSAT answer (n 0), so chat's March is its latest
+    measured row and fails the run. Without that April response chat has no April row (gone
+    quiet): not checked, exit 0."""
+    from tests.conftest import write_csv
+
+    rows = [(i, "2025-01-10", f"j{i}", "chat", 9, 5, 7) for i in range(200)]  # chat overall 83 %
+    rows += [(300 + i, "2025-03-10", f"e{i}", "email", 9, 5, 7) for i in range(40)]
+    rows += [(400 + i, "2025-03-10", f"c{i}", "chat", 9, 1, 7) for i in range(40)]
+    rows += [(500 + i, "2025-04-10", f"f{i}", "email", 9, 5, 7) for i in range(200)]
+    quiet = write_csv(tmp_path / "quiet.csv", rows)
+    answerless = write_csv(
+        tmp_path / "answerless.csv", [*rows, (999, "2025-04-11", "x", "chat", 9, None, 7)]
+    )
+    config = write_config(
+        tmp_path, survey_config(quiet, [{"kpi": "csat", "target": 75}], period="month")
+    )
+    args = ["report", "-c", str(config), "--by", "channel", "-f", "json", "--fail-on-miss"]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, [*args, "--input", f"surveys={answerless}"])
+    assert result.exit_code == 3, result.output

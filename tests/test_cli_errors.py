@@ -251,7 +251,7 @@ def test_a_key_at_the_wrong_level_says_where_it_belongs(tmp_path: Path, data: Pa
     config = write_config(tmp_path, data, report={"timezone": "Europe/Berlin"})
     assert_fails_cleanly(
         report("-c", config), 2, "report.timezone: unknown key 'timezone'",
-        "'timezone' is a key of a source (sources.NAME), not of report",
+        "'timezone' is a key of a source (sources.NAME): move it there",
     )  # fmt: skip
 
 

@@ -175,3 +175,26 @@ def test_a_read_reports_its_bytes_before_its_first_frame(
     size = tiny_survey.stat().st_size
     assert calls[0] == (0, size, size)  # the whole small file, before any row is parsed
     assert calls[-1] == (10, size, size)
+
+
+def test_the_bar_never_moves_back_and_a_bar_that_fails_stops_quietly() -> None:
+    """Frames report the bytes read when they were handed on, after the reading thread
+    reported more: the bar keeps the larger. A terminal that fails to draw (gone away)
+    leaves the read alone (review 20: the error was reported as a broken input file)."""
+    clock, screen = FakeClock(), Terminal()
+    with ReadProgress(True, clock=clock, file=screen) as bar:
+        update = bar.for_source("surveys")
+        assert update is not None
+        clock.now += 2.5
+        update(0, 200_000, 400_000)
+        update(1_000, 150_000, 400_000)  # a frame's older byte count
+        (task,) = bar._bar.tasks
+        assert (task.completed, task.fields["rows"]) == (200_000, 1_000)
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise OSError(5, "Input/output error")
+
+        bar._bar.update = broken
+        update(2_000, 300_000, 400_000)  # does not raise
+        update(3_000, 350_000, 400_000)  # nor try again
+        assert bar._broken

@@ -719,22 +719,44 @@ def dst_report(tmp_path: Path, pairs: Sequence[tuple[str, str]], **source: Any) 
     return run(parse_config(doc), period="day", batch_bytes=64)
 
 
-def test_offsets_across_a_clock_change_are_warned_of(tmp_path: Path) -> None:
+def test_rows_whose_date_times_cross_a_clock_change_are_counted_and_warned_of(
+    tmp_path: Path,
+) -> None:
     """Date-times are kept on the zone's clock (periods and days are local); a duration
-    across its jump is off by the jump, so the report says so, naming the fields. One batch
-    per row: the shifts are gathered over the whole source, not per batch."""
-    report = dst_report(tmp_path, [DST_SPRING, SUMMER, SUMMER], timezone="Europe/Berlin")
+    between two on either side of its jump is off by the jump, so the report counts the kept
+    rows whose date-times were moved by different shifts. One batch per row: counted over
+    the whole source."""
+    report = dst_report(
+        tmp_path, [DST_SPRING, SUMMER, DST_AUTUMN, SUMMER], timezone="Europe/Berlin"
+    )
     (warning,) = [w for w in report.warnings if "daylight-saving" in w]
-    # created_at moved by +1 h (spring, before the jump) and +2 h (summer); every reply by +2 h
-    assert warning.startswith("tickets: created_at: the UTC offsets span")
+    assert warning.startswith("tickets: 2 rows with date-times (created_at, first_reply_at) on")
     assert "Europe/Berlin" in warning
-    summer_only = dst_report(tmp_path, [SUMMER, SUMMER], timezone="Europe/Berlin")
-    assert not [w for w in summer_only.warnings if "daylight-saving" in w]
-    winter_and_summer = dst_report(tmp_path, [("2025-01-05T10:00:00Z",) * 2, SUMMER],
-                                   timezone="Europe/Berlin")  # fmt: skip
-    assert [w for w in winter_and_summer.warnings if "daylight-saving" in w]
+    # winter and summer rows, none crossing: nothing to warn of (review 20: it warned)
+    winter = ("2025-01-05T10:00:00Z", "2025-01-05T11:00:00Z")
+    for pairs in ([SUMMER, SUMMER], [winter, SUMMER]):
+        calm = dst_report(tmp_path, pairs, timezone="Europe/Berlin")
+        assert not [w for w in calm.warnings if "daylight-saving" in w]
     in_utc = dst_report(tmp_path, [DST_SPRING, DST_AUTUMN])  # no timezone: UTC never jumps
     assert not [w for w in in_utc.warnings if "daylight-saving" in w]
+
+
+def test_a_crossing_row_outside_since_is_not_warned_of(tmp_path: Path) -> None:
+    """Only kept rows count: the spring crossing is before --since."""
+    rows = [(created, reply, "open") for created, reply in [DST_SPRING, SUMMER]]
+    path = write_tickets(tmp_path / "t.csv", rows, ["created", "reply", "status"])
+    doc = document(path, [{"kpi": "first_response_time"}], DST_COLUMNS, segments={},
+                   timezone="Europe/Berlin")  # fmt: skip
+    report = run(parse_config(doc), since=dt.date(2025, 7, 1))
+    assert not [w for w in report.warnings if "daylight-saving" in w]
+
+
+def test_mixed_timestamp_precision_is_no_clock_change(tmp_path: Path) -> None:
+    """Seconds and nanoseconds give the same shift (review 20: shifts were compared in each
+    value's own unit, so a July-only export warned)."""
+    precise = ("2025-07-02T08:00:00.123456789Z", "2025-07-02T09:00:00Z")
+    report = dst_report(tmp_path, [SUMMER, precise], timezone="Europe/Berlin")
+    assert not [w for w in report.warnings if "daylight-saving" in w]
 
 
 @pytest.mark.xfail(

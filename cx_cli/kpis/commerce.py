@@ -578,8 +578,9 @@ class Mau(ActiveCustomers):
     variants=("calendar", "rolling_7d"),
     formula="WAU = distinct customer ids with an order in the ISO week (Monday to Sunday). A "
     "group spanning several weeks reports the mean of its weeks' counts; a week belongs to the "
-    "period holding its Thursday (the data's first or last week whose Thursday falls outside "
-    "the data's dates: the period of the data's first or last day) and is counted whole; a day "
+    "period holding its Thursday (a first or last week whose Thursday falls outside the dates "
+    "read, within --since/--until: the period of the first or last day read, so the last "
+    "week of a period may move to the next once later days arrive) and is counted whole; a day "
     "reports the distinct customers that day. rolling_7d: distinct customers in the 7 days "
     "ending on the group's last day.",
     interval="none: a count of the whole customer population, not an estimate from a sample",

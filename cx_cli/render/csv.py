@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number ("-5", "+1.5e3"): a spreadsheet reads it as a number, not a formula.
 # Python's float() also takes "-inf", "-nan" and "+1_000", which are text to cxkpi (README).
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def neutralise(cell: str) -> str:
