@@ -2,7 +2,7 @@
 
 `group_numbers` turns key columns into one dense number per row (segments and periods are
 integer codes already, so this is arithmetic on codes, not hashing of rows); `distinct_per_group`
-counts distinct customers (and those seen twice or more) per group with one sort of integers.
+counts distinct customers (and those seen twice or more) per group by counting or sorting integers.
 On millions of orders both are several times faster than a pandas groupby over the same keys,
 and their memory follows the rows, not the number of possible key combinations.
 """
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 # Key combinations up to this many are numbered through a dense table; beyond, by hashing.
 MAX_DENSE_GROUPS = 1 << 22
+# Distinct members are counted in a table of every (group, member) pair when it has at most
+# this many cells, or at most PAIR_CELLS_PER_ROW per row; beyond, by sorting the pairs.
+DENSE_PAIRS = 1 << 20
+PAIR_CELLS_PER_ROW = 4
 
 
 @dataclass(frozen=True)
@@ -128,17 +132,37 @@ def _offsets(key: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
 
 def distinct_per_group(groups: Groups, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per group: how many distinct `who` codes it holds (-1, no one, is not counted), and how
-    many of them appear in two or more of its rows. One sort of (group, who) integer pairs."""
+    many of them appear in two or more of its rows.
+
+    (group, who) pairs are counted in a table of every pair when it has at most
+    `PAIR_CELLS_PER_ROW` cells per row (8 bytes each): the benchmark's 24 months x 291,650
+    customers for 4.46M orders, 6x faster than sorting the pairs. Otherwise (daily groups,
+    many segments, customers who rarely come back) the pairs are sorted, so memory follows
+    the rows either way.
+    """
     import numpy as np
 
     named = who >= 0
     if not named.any():
         return np.zeros(len(groups)), np.zeros(len(groups))
     width = int(who.max()) + 1
-    pairs = np.sort(groups.numbers[named] * width + who[named])
+    pairs = groups.numbers[named] * width + who[named]
+    if len(groups) * width <= max(len(pairs) * PAIR_CELLS_PER_ROW, DENSE_PAIRS):
+        per_pair = np.bincount(pairs, minlength=len(groups) * width).reshape(len(groups), width)
+        distinct = np.count_nonzero(per_pair, axis=1)
+        return distinct.astype("float64"), np.count_nonzero(per_pair > 1, axis=1).astype("float64")
+    return _distinct_by_sorting(np.sort(pairs), width, len(groups))
+
+
+def _distinct_by_sorting(
+    pairs: np.ndarray, width: int, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`distinct_per_group` from sorted (group * width + who) pairs."""
+    import numpy as np
+
     starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
     runs = np.diff(np.append(starts, len(pairs)))
     owner = pairs[starts] // width
-    distinct = np.bincount(owner, minlength=len(groups)).astype("float64")
-    repeated = np.bincount(owner[runs >= 2], minlength=len(groups)).astype("float64")
+    distinct = np.bincount(owner, minlength=count).astype("float64")
+    repeated = np.bincount(owner[runs >= 2], minlength=count).astype("float64")
     return distinct, repeated

@@ -65,6 +65,7 @@ def found(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("dense_limit", [groups_module.MAX_DENSE_GROUPS, 1])
+@pytest.mark.parametrize("pair_cells", [(groups_module.DENSE_PAIRS, 1), (0, 0)])
 @given(
     data=rows,
     keys=st.sampled_from(
@@ -73,11 +74,17 @@ def found(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 )
 @settings(max_examples=80, deadline=None)
 def test_groups_and_distinct_members_equal_pandas_groupby(
-    dense_limit: int, data: list[tuple[str, str, int]], keys: list[str]
+    dense_limit: int,
+    pair_cells: tuple[int, int],
+    data: list[tuple[str, str, int]],
+    keys: list[str],
 ) -> None:
+    """Both ways of numbering groups, and both of counting members (table, sorting)."""
     table = frame(data)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(groups_module, "MAX_DENSE_GROUPS", dense_limit)
+        patch.setattr(groups_module, "DENSE_PAIRS", pair_cells[0])
+        patch.setattr(groups_module, "PAIR_CELLS_PER_ROW", pair_cells[1])
         result = found(table, [*keys, "channel"] if "channel" not in keys else keys)
     want = expected(table, [*keys, "channel"] if "channel" not in keys else keys)
     pd.testing.assert_frame_equal(result, want, check_dtype=False)
