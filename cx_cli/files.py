@@ -238,6 +238,59 @@ class Replay(io.RawIOBase):
         return self._more(size)
 
 
+class Paced(io.RawIOBase):
+    """A stream whose reader may get at most `ahead` reads ahead of the blocks it has used.
+
+    Arrow's streaming CSV reader reads on its own I/O thread up to 32 blocks ahead of the
+    parse (the depth is not an option, ARROW-12090): at 2 MiB blocks, 64 MB of raw bytes
+    waiting, a fifth of the survey job's peak memory. The parse thread calls `used` for
+    each parsed block it takes, and a read waits while `ahead` reads are unused (Arrow reads
+    one block per read; not so when it transcodes another encoding, which is not paced).
+    `release` ends every wait for good (the read is stopping); a wait that sees no block
+    used for `patience` seconds lets its read through, so a parse that needs more blocks
+    than expected before its first batch is slowed, never stopped.
+    """
+
+    def __init__(self, stream: Any, ahead: int, patience: float = 1.0) -> None:
+        import threading
+
+        self._stream = stream
+        self._ahead = ahead
+        self._patience = patience
+        self._reads = 0
+        self._used = 0
+        self._released = False
+        self._changed = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with self._changed:
+            while self._reads - self._used >= self._ahead and not self._released:
+                if not self._changed.wait(timeout=self._patience):
+                    break
+            self._reads += 1
+        return self._stream.read(size)  # type: ignore[no-any-return]
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def used(self) -> None:
+        """One more block has been parsed and taken."""
+        with self._changed:
+            self._used += 1
+            self._changed.notify_all()
+
+    def release(self) -> None:
+        """Stop pacing: every waiting and later read goes through."""
+        with self._changed:
+            self._released = True
+            self._changed.notify_all()
+
+
 class HashingReader(Replay):
     """Passes a stream's bytes through, hashing and counting them (the file as stored).
 
