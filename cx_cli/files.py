@@ -246,21 +246,30 @@ class Paced(io.RawIOBase):
     waiting, a fifth of the survey job's peak memory. The parse thread calls `used` for
     each parsed block it takes, and a read waits while `ahead` reads are unused (Arrow reads
     one block per read; not so when it transcodes another encoding, which is not paced).
-    `release` ends every wait for good (the read is stopping); a wait that sees no block
-    used for `patience` seconds lets its read through, so a parse that needs more blocks
-    than expected before its first batch is slowed, never stopped.
+
+    Arrow drops the blocks before its first batch that hold no row (bad rows skipped, say):
+    the reader reports the bytes of the rows it skips (`skipped`), and before the first
+    batch each `block` of them counts as a block used. Whatever else leaves blocks unused,
+    a wait that sees no block used for `patience` seconds lets its read through and counts
+    every read so far as used, so a miscount costs one such wait per `ahead` reads, never a
+    stop. `release` ends every wait for good (the read is stopping). The limit is memory's,
+    so it is soft: with a consumer slower than `patience` per frame, Arrow's own 32 apply.
     """
 
-    def __init__(self, stream: Any, ahead: int, patience: float = 1.0) -> None:
+    def __init__(self, stream: Any, ahead: int, block: int = 0, patience: float = 1.0) -> None:
         import threading
 
         self._stream = stream
         self._ahead = ahead
+        self._block = block
         self._patience = patience
         self._reads = 0
         self._used = 0
+        self._skipped = 0
+        self._batches = False
         self._released = False
         self._changed = threading.Condition()
+        self.stalls = 0  # reads let through for want of a block used (tests, diagnostics)
 
     def readable(self) -> bool:
         return True
@@ -269,7 +278,8 @@ class Paced(io.RawIOBase):
         with self._changed:
             while self._reads - self._used >= self._ahead and not self._released:
                 if not self._changed.wait(timeout=self._patience):
-                    break
+                    self.stalls += 1
+                    self._used = self._reads
             self._reads += 1
         return self._stream.read(size)  # type: ignore[no-any-return]
 
@@ -279,10 +289,26 @@ class Paced(io.RawIOBase):
         return len(data)
 
     def used(self) -> None:
-        """One more block has been parsed and taken."""
+        """One more block has been parsed and taken (a batch from it)."""
         with self._changed:
-            self._used += 1
-            self._changed.notify_all()
+            self._batches = True
+            self._credit(1)
+
+    def skipped(self, size: int) -> None:
+        """`size` bytes of rows the parse dropped: before the first batch, their blocks give
+        no batch, so each `block` of them counts as used."""
+        with self._changed:
+            if self._batches or self._block <= 0:
+                return
+            self._skipped += size
+            if self._skipped >= self._block:  # waking the reads for less only costs the GIL
+                whole, self._skipped = divmod(self._skipped, self._block)
+                self._credit(whole)
+
+    def _credit(self, blocks: int) -> None:
+        """Count `blocks` more as used (never more than were read) and wake the reads."""
+        self._used = min(self._used + blocks, self._reads)
+        self._changed.notify_all()
 
     def release(self) -> None:
         """Stop pacing: every waiting and later read goes through."""

@@ -196,6 +196,7 @@ class SourceReader:
         self._separator_line = False  # the file starts with Excel's "sep=X" line
         self._other_decimal: dict[str, str] = {}  # per number field, one read as "12,50"
         self._first_bad_row: tuple[int, int, str] | None = None
+        self._paced: files.Paced | None = None  # the CSV file being read, for `_bad_row`
         self._skipped_rows = 0
         self._rows_before_file = 0  # rows read (skipped ones too) before the current file
         self._text_columns: set[str] = set()  # columns a typed read failed on: read as text
@@ -530,7 +531,8 @@ class SourceReader:
         reader: pacsv.CSVStreamingReader | None = None
         frames: Iterator[pa.RecordBatch] | None = None
         utf8 = codecs.lookup(self.quality.encoding).name == "utf-8"  # else Arrow transcodes
-        paced = files.Paced(replay, READ_AHEAD_BLOCKS if utf8 else sys.maxsize)
+        paced = files.Paced(replay, READ_AHEAD_BLOCKS if utf8 else sys.maxsize, block)
+        self._paced = paced
         try:
             reader = pacsv.open_csv(
                 paced, read_options=read, parse_options=parse, convert_options=convert
@@ -567,6 +569,7 @@ class SourceReader:
             raise self._read_error(path, opened, exc) from None
         finally:  # in this order, also when the read stops early: no Arrow read outlives it
             paced.release()  # an Arrow read waiting for the parse would never end
+            self._paced = None  # (a thread lock: the reader is copied to Dask's workers)
             if frames is not None:
                 frames.close()  # stops and joins the parse thread
             if reader is not None:
@@ -715,6 +718,8 @@ class SourceReader:
         """pyarrow's callback for a row with too many or too few fields: skip it or stop."""
         if self.spec.bad_rows == "skip":
             self._skipped_rows += 1
+            if self._paced is not None:  # its bytes will never reach a batch
+                self._paced.skipped(len(row.text.encode("utf-8", "replace")) + 1)
             return "skip"
         self._first_bad_row = (row.actual_columns, row.expected_columns, row.text)
         return "error"
