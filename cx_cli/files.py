@@ -297,11 +297,13 @@ class Paced(io.RawIOBase):
     def skipped(self, size: int) -> None:
         """`size` bytes of rows the parse dropped: before the first batch, their blocks give
         no batch, so each `block` of them counts as used."""
-        with self._changed:
-            if self._batches or self._block <= 0:
-                return
-            self._skipped += size
-            if self._skipped >= self._block:  # waking the reads for less only costs the GIL
+        if self._batches or self._block <= 0:
+            return
+        # Called for every bad row, so the lock (and waking the reads) waits for a whole
+        # block; an update lost to a thread switch only delays a credit.
+        self._skipped += size
+        if self._skipped >= self._block:
+            with self._changed:
                 whole, self._skipped = divmod(self._skipped, self._block)
                 self._credit(whole)
 
