@@ -97,15 +97,18 @@ class ChildFailed(RuntimeError):
 # -- running and measuring ---------------------------------------------------------------------
 
 
-def measure(argv: Sequence[str]) -> Sample:
-    """Run a command to completion from the repository root; its wall time and peak RSS.
+def measure(
+    argv: Sequence[str], cwd: Path = HERE.parent, env: dict[str, str] | None = None
+) -> Sample:
+    """Run a command to completion (from the repository root unless `cwd` says otherwise);
+    its wall time and peak RSS.
 
     stdout is discarded and stderr kept in a file (a pipe could fill up and stall the child).
     ru_maxrss is in KiB on Linux.
     """
     with tempfile.TemporaryFile() as err:
         began = time.perf_counter()
-        child = subprocess.Popen(argv, cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=err)
+        child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - began
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
