@@ -46,7 +46,11 @@ def summary(label: str, samples: Sequence[Sample]) -> str:
     median = statistics.median(s.seconds for s in samples)
     fastest = min(s.seconds for s in samples)
     rss = statistics.median(s.peak_rss_mb for s in samples)
-    return f"{label}: median {median:.3f} s, fastest {fastest:.3f} s, peak RSS {rss:.0f} MB"
+    cpu = statistics.median(s.cpu_seconds for s in samples)
+    return (
+        f"{label}: median {median:.3f} s, fastest {fastest:.3f} s, CPU {cpu:.2f} s, "
+        f"peak RSS {rss:.0f} MB"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,10 +61,13 @@ CXKPI_ARGS = {
 
 @dataclass(frozen=True)
 class Sample:
-    """One finished child process: wall seconds and its own peak resident set size."""
+    """One finished child process: wall seconds, its own peak resident set size, and the CPU
+    seconds (user + system) of all its threads: on a busy 2-core machine the job is bound by
+    CPU, which varies less from run to run than wall time does."""
 
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def measure(
             err.seek(0)
             tail = err.read().decode(errors="replace").strip()[-2000:]
             raise ChildFailed(f"{shlex.join(argv)} exited {child.returncode}:\n{tail}")
-    return Sample(seconds, usage.ru_maxrss / 1024)
+    return Sample(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def alternate(
@@ -282,6 +285,8 @@ def results_table(outcomes: Sequence[Outcome]) -> str:
         "cxkpi median s",
         "DuckDB median s",
         "time ratio",
+        "cxkpi CPU s",
+        "DuckDB CPU s",
         "cxkpi peak RSS MB",
         "DuckDB peak RSS MB",
         "RSS ratio",
@@ -298,6 +303,8 @@ def results_table(outcomes: Sequence[Outcome]) -> str:
                 cx_s,
                 db_s,
                 f"{cx_s / db_s:.2f}x",
+                statistics.median(s.cpu_seconds for s in o.cxkpi),
+                statistics.median(s.cpu_seconds for s in o.duckdb),
                 cx_mb,
                 db_mb,
                 f"{cx_mb / db_mb:.2f}x",
