@@ -542,7 +542,7 @@ class SourceReader:
             checked = _finite(framed, floats)
             cleaned = _ids_cleaned(checked, self._cleaned_ids)
             depth = min(MAX_PREFETCH_FRAMES, max(2, PREFETCH_BYTES // self.batch_bytes))
-            frames = prefetched(cleaned, depth, meanwhile=_import_pandas)
+            frames = prefetched(cleaned, depth)
             for frame in frames:
                 self._bytes_done = done + opened.hashing.size
                 yield frame
@@ -1102,23 +1102,15 @@ def _skipping(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Recor
         rows = 0
 
 
-def _import_pandas() -> None:
-    """Load pandas (a fifth of a second), which cleaning the first frame needs."""
-    import pandas  # noqa: F401
-
-
-def prefetched(
-    batches: Iterable[T], depth: int, meanwhile: Callable[[], None] | None = None
-) -> Iterator[T]:
+def prefetched(batches: Iterable[T], depth: int) -> Iterator[T]:
     """The items of `batches`, produced ahead on a second thread.
 
     Arrow parses (and converts) a CSV block only when asked, and releases the GIL while it
     does, as do its compute functions, so running the Arrow-only stages (parsing, checks,
     joining blocks into frames) on another thread overlaps them with the cleaning and
-    tallying of the current frame. `meanwhile` runs on the calling thread while the first
-    item is produced (the import of pandas: else the calling thread would wait for the
-    first frame, then import). At most `depth` items wait in the queue, so memory stays
-    bounded. Errors are raised in the caller, after the items produced before them.
+    tallying of the current frame, and with the import of pandas at the first one. At most
+    `depth` items wait in the queue, so memory stays bounded. Errors are raised in the
+    caller, after the items produced before them.
     """
     import queue
     import threading
@@ -1146,8 +1138,6 @@ def prefetched(
     sys.setswitchinterval(GIL_SWITCH_SECONDS)  # hand each parsed block over promptly
     worker.start()
     try:
-        if meanwhile is not None:
-            meanwhile()
         while True:
             kind, item = waiting.get()
             if kind == "end":

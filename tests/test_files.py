@@ -1,5 +1,5 @@
 """`files.Paced`: how far Arrow's reading thread may get ahead of the parse, alone and as
-the CSV reader uses it; and `sources.prefetched`, which runs the parse on a thread of its own.
+the CSV reader uses it.
 
 Each test reads from a plain in-memory stream on a thread of its own and checks where that
 read stands (waiting or done) after the calls that should hold or free it. The waits are
@@ -174,34 +174,3 @@ def test_bad_rows_skipped_before_the_first_batch_do_not_stall_the_read(
     assert recorded.stalls == 0
     (nps,) = [r for r in report.results if r.kpi == "nps" and not r.segment and not r.period]
     assert nps.n == 50
-
-
-# -- sources.prefetched ---------------------------------------------------------------------
-
-
-def _reader_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "cxkpi-reader" and t.is_alive()]
-
-
-def test_prefetched_runs_meanwhile_on_the_calling_thread_while_the_first_item_comes() -> None:
-    produced = threading.Event()
-    seen: list[tuple[int, bool]] = []
-
-    def items() -> Any:
-        produced.set()
-        yield from range(5)
-
-    def meanwhile() -> None:  # the producer runs beside it: the first item needs no wait
-        seen.append((threading.get_ident(), produced.wait(timeout=10)))
-
-    assert list(sources.prefetched(items(), depth=2, meanwhile=meanwhile)) == [0, 1, 2, 3, 4]
-    assert seen == [(threading.get_ident(), True)]
-
-
-def test_prefetched_stops_its_thread_when_meanwhile_fails() -> None:
-    def meanwhile() -> None:
-        raise RuntimeError("import failed")
-
-    with pytest.raises(RuntimeError, match="import failed"):
-        next(sources.prefetched(iter(range(100)), depth=2, meanwhile=meanwhile))
-    assert _reader_threads() == []
