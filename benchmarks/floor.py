@@ -155,8 +155,10 @@ def survey_figures(path: str, imports: str = "") -> tuple[list[dict[str, Any]], 
     import numpy as np
 
     if imports == "stack":
-        for module in ("typer", "pydantic", "yaml"):
-            importlib.import_module(module)
+        for module in ("typer", "pydantic.main", "yaml"):  # pydantic.main: BaseModel, which
+            importlib.import_module(module)  # the config's models load (`pydantic` is lazy)
+    import pyarrow.csv  # noqa: F401 (as in cxkpi, the file is opened once the parser is in)
+
     channels: dict[str, int] = {}
     sums: dict[str, Any] = {}
     raw = HashingFile(path)
