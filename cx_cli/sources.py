@@ -196,6 +196,7 @@ class SourceReader:
         self._separator_line = False  # the file starts with Excel's "sep=X" line
         self._other_decimal: dict[str, str] = {}  # per number field, one read as "12,50"
         self._first_bad_row: tuple[int, int, str] | None = None
+        self._undecodable_row: bytes | None = None  # a ragged row `_bad_row` never got
         self._paced: files.Paced | None = None  # the CSV file being read, for `_bad_row`
         self._skipped_rows = 0
         self._rows_before_file = 0  # rows read (skipped ones too) before the current file
@@ -533,6 +534,7 @@ class SourceReader:
         utf8 = codecs.lookup(self.quality.encoding).name == "utf-8"  # else Arrow transcodes
         paced = files.Paced(replay, READ_AHEAD_BLOCKS if utf8 else sys.maxsize, block)
         self._paced = paced
+        _undecodable_rows.start()
         try:
             reader = pacsv.open_csv(
                 paced, read_options=read, parse_options=parse, convert_options=convert
@@ -557,6 +559,8 @@ class SourceReader:
                 "(e.g. utf-8, cp1252, latin-1, utf-16)",
             ) from None
         except pa.ArrowInvalid as exc:
+            if self._undecodable_row is not None:
+                raise self._undecodable_error() from None
             if self._first_bad_row is not None:
                 raise self._ragged_error() from None
             as_text = _failed_columns(exc, header, types) if _conversion_failed(exc) else set()
@@ -574,6 +578,7 @@ class SourceReader:
                 frames.close()  # stops and joins the parse thread
             if reader is not None:
                 reader.close()
+            _undecodable_rows.stop()
             opened.close()
         self._bytes_done = done + opened.hashing.size
         self._record_file(path, opened.hashing.digest.hexdigest(), opened.hashing.size)
@@ -726,14 +731,32 @@ class SourceReader:
 
     def _ragged_error(self) -> InputError:
         actual, expected, text = self._first_bad_row  # type: ignore[misc]
-        shown = text if len(text) <= 120 else text[:117] + "..."
-        line = self._line_of(text)
-        where = f"line {line}" if line else "a row"
+        where, shown = self._row_shown(text)
         return InputError(
             f"{self._file}: {where} has {actual} fields where the header has {expected} "
             f"(source '{self.name}'): {shown!r}",
             hint=f"fix the export (an unquoted {self.quality.delimiter!r} inside a value?), "
             f"or set bad_rows: skip under sources.{self.name} to skip and count such rows",
+        )
+
+    def _undecodable_error(self) -> InputError:
+        """A ragged row whose bytes are not in the file's encoding: Arrow cannot hand it to
+        `_bad_row` (`_UndecodableRows`), so it can be neither skipped nor shown as read; the
+        encoding is what is wrong."""
+        where, shown = self._row_shown((self._undecodable_row or b"").decode("utf-8", "replace"))
+        return InputError(
+            f"{self._file}: {where} is not valid {self.quality.encoding} and has a different "
+            f"number of fields than the header (source '{self.name}'): {shown!r}",
+            hint=f"set encoding under sources.{self.name} to the export's encoding (e.g. "
+            "cp1252, latin-1, utf-16): a row that cannot be decoded cannot be skipped either",
+        )
+
+    def _row_shown(self, text: str) -> tuple[str, str]:
+        """Where a row is ("line 12", or "a row" when it cannot be found) and its text cut to
+        120 characters, for an error about it."""
+        line = self._line_of(text)
+        return (f"line {line}" if line else "a row"), (
+            text if len(text) <= 120 else text[:117] + "..."
         )
 
     def _line_of(self, text: str) -> int | None:
@@ -1024,6 +1047,53 @@ class _ReadAgain(Exception):
     def __init__(self, rows: int, as_text: Iterable[str] = (), bigger_block: bool = False) -> None:
         super().__init__(rows)
         self.rows, self.as_text, self.bigger_block = rows, set(as_text), bigger_block
+
+
+class _UndecodableRows:
+    """Hands `SourceReader._bad_row` the rows pyarrow could not decode for it, while any CSV
+    read runs (`start` and `stop` around each; reads on several threads share one hook).
+
+    pyarrow decodes a row with too many or too few fields as UTF-8 before calling the
+    handler. When its bytes are not UTF-8 (a cp1252 export read as utf-8), the decoding fails
+    inside pyarrow, where Python can only print it ("Exception ignored in ... Traceback" on
+    stderr), and Arrow stops the read at that row. This unraisable-exception hook keeps the
+    row's bytes on its reader instead, which then stops with an error naming the encoding and
+    the line. Every other unraisable exception goes to the hook that was there before.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._reads = 0
+        self._before: Callable[[Any], Any] = sys.unraisablehook
+
+    def start(self) -> None:
+        with self._lock:
+            if self._reads == 0:
+                self._before, sys.unraisablehook = sys.unraisablehook, self._hook
+            self._reads += 1
+
+    def stop(self) -> None:
+        with self._lock:
+            self._reads -= 1
+            if self._reads == 0 and sys.unraisablehook == self._hook:
+                sys.unraisablehook = self._before
+
+    def _hook(self, unraisable: Any) -> None:
+        handler = unraisable.object
+        reader = getattr(handler, "__self__", None)
+        if (
+            isinstance(reader, SourceReader)
+            and getattr(handler, "__func__", None) is SourceReader._bad_row
+            and isinstance(unraisable.exc_value, UnicodeDecodeError)
+        ):
+            reader._undecodable_row = bytes(unraisable.exc_value.object)
+            return
+        self._before(unraisable)
+
+
+_undecodable_rows = _UndecodableRows()
 
 
 def _conversion_failed(exc: Exception) -> bool:
