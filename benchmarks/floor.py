@@ -40,6 +40,7 @@ SCALES = {  # the mapped score column, its scale, and the statistics counted fro
     "ces": ("It was easy to get my issue resolved", 1, 7),
 }
 TIME, CHANNEL = "Submitted At", "Channel"
+HERE = Path(__file__).resolve().parent
 
 
 class HashingFile(io.RawIOBase):
@@ -207,11 +208,10 @@ def compute(csv: str, out: str, imports: str = "") -> int:
     return 0
 
 
-def time_all(runs: int) -> int:
+def time_all(runs: int, data: Path, rows_scale: float) -> int:
     """DuckDB, the floors and cxkpi on the survey file, alternated; a table; figures compared."""
     from generate import SURVEY_ROWS, survey_path
     from run import (
-        HERE,
         compare,
         compile_cxkpi,
         cxkpi_figures,
@@ -226,7 +226,10 @@ def time_all(runs: int) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as cxkpi's console script sets it
     with tempfile.TemporaryDirectory() as scratch:
         job = make_job(
-            "survey", survey_path(HERE / "data", SURVEY_ROWS), [default_cxkpi()], Path(scratch)
+            "survey",
+            survey_path(data, round(SURVEY_ROWS * rows_scale)),
+            [default_cxkpi()],
+            Path(scratch),
         )
         floors = {  # name: (where its figures go, the imports it adds)
             "floor (pyarrow + numpy)": (Path(scratch) / "floor.json", ""),
@@ -272,6 +275,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("csv", nargs="?")
     parser.add_argument("out", nargs="?")
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each (default 7)")
+    parser.add_argument("--data", type=Path, default=HERE / "data", help="generated CSV folder")
+    parser.add_argument("--rows-scale", type=float, default=1.0, help="as given to generate.py")
     parser.add_argument(
         "--imports",
         choices=["pandas", "stack"],
@@ -283,7 +288,7 @@ def main(argv: list[str]) -> int:
         if not (args.csv and args.out):
             parser.error("survey needs CSV and OUT.json")
         return compute(args.csv, args.out, args.imports)
-    return time_all(args.runs)
+    return time_all(args.runs, args.data, args.rows_scale)
 
 
 if __name__ == "__main__":
