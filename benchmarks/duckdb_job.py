@@ -43,12 +43,12 @@ SELECT
     CASE WHEN grouping(period) = 0 THEN period END AS period,
     CASE WHEN grouping(channel) = 0 THEN channel END AS channel,
     count(nps) AS nps_n,                                      -- NPS: promoters 9-10,
-    count_if(nps >= 9) AS promoters,                          --      detractors 0-6
-    count_if(nps <= 6) AS detractors,
+    coalesce(count_if(nps >= 9), 0) AS promoters,             --      detractors 0-6
+    coalesce(count_if(nps <= 6), 0) AS detractors,            -- (count_if is NULL when
     count(csat) AS csat_n,                                    -- CSAT: top-2-box, 4-5 of 1-5
-    count_if(csat >= 4) AS satisfied,
+    coalesce(count_if(csat >= 4), 0) AS satisfied,            --  a group has no score)
     count(ces) AS ces_n,                                      -- CES: agree, above the
-    count_if(ces > 4) AS agree                                --      midpoint 4 of 1-7
+    coalesce(count_if(ces > 4), 0) AS agree                   --      midpoint 4 of 1-7
 FROM answers
 GROUP BY GROUPING SETS ((), (period), (channel), (period, channel))
 """

@@ -85,12 +85,17 @@ def batches(raw: HashingFile) -> Any:
     waiting: queue.Queue[Any] = queue.Queue(maxsize=8)
 
     def produce() -> None:
-        for batch in reader:
-            waiting.put(batch)
-        waiting.put(None)
+        try:
+            for batch in reader:
+                waiting.put(batch)
+            waiting.put(None)
+        except BaseException as exc:  # raised in the caller
+            waiting.put(exc)
 
     threading.Thread(target=produce, daemon=True).start()
     while (batch := waiting.get()) is not None:
+        if isinstance(batch, BaseException):
+            raise batch
         yield batch
 
 
@@ -130,7 +135,7 @@ def statistics_of(batch: Any, channels: dict[str, int]) -> tuple[Any, dict[str, 
     names = [name or "(blank)" for name in encoded.dictionary.to_pylist()]
     codes = np.array([channels.setdefault(name, len(channels)) for name in names], dtype=np.int64)
     group = codes[as_numpy(encoded.indices, "int32")] * MONTHS + months
-    counted: dict[str, Any] = {}
+    counted: dict[str, Any] = {"rows": np.ones(len(group), dtype=bool)}  # a group, even unscored
     for kpi, (column, low, high) in SCALES.items():
         cells = batch.column(column)
         score = as_numpy(cells, "float64")
@@ -175,7 +180,7 @@ def survey_figures(path: str, imports: str = "") -> tuple[list[dict[str, Any]], 
             kept[: len(total)] += total
     raw.close()
     names = {code: name for name, code in channels.items()}
-    finest = np.flatnonzero(sum(sums.values()) if sums else np.zeros(0))
+    finest = np.flatnonzero(sums["rows"]) if sums else np.zeros(0, dtype=np.int64)
     by_group: dict[tuple[str | None, str | None], dict[str, float]] = {}
     for number in finest:
         channel, month = divmod(int(number), MONTHS)

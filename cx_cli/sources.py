@@ -196,7 +196,7 @@ class SourceReader:
         self._separator_line = False  # the file starts with Excel's "sep=X" line
         self._other_decimal: dict[str, str] = {}  # per number field, one read as "12,50"
         self._first_bad_row: tuple[int, int, str] | None = None
-        self._undecodable_row: bytes | None = None  # a ragged row `_bad_row` never got
+        self._undecodable_row: UnicodeDecodeError | None = None  # a ragged row never handled
         self._paced: files.Paced | None = None  # the CSV file being read, for `_bad_row`
         self._skipped_rows = 0
         self._rows_before_file = 0  # rows read (skipped ones too) before the current file
@@ -743,10 +743,13 @@ class SourceReader:
         """A ragged row whose bytes are not in the file's encoding: Arrow cannot hand it to
         `_bad_row` (`_UndecodableRows`), so it can be neither skipped nor shown as read; the
         encoding is what is wrong."""
-        where, shown = self._row_shown((self._undecodable_row or b"").decode("utf-8", "replace"))
+        failed = self._undecodable_row
+        assert failed is not None
+        where, shown = self._row_shown(bytes(failed.object).decode("utf-8", "replace"))
         return InputError(
-            f"{self._file}: {where} is not valid {self.quality.encoding} and has a different "
-            f"number of fields than the header (source '{self.name}'): {shown!r}",
+            f"{self._file}: {where} has byte {failed.object[failed.start : failed.start + 1]!r}, "
+            f"not valid {self.quality.encoding}, and a different number of fields than the "
+            f"header (source '{self.name}'): {shown!r}",
             hint=f"set encoding under sources.{self.name} to the export's encoding (e.g. "
             "cp1252, latin-1, utf-16): a row that cannot be decoded cannot be skipped either",
         )
@@ -1070,7 +1073,7 @@ class _UndecodableRows:
 
     def start(self) -> None:
         with self._lock:
-            if self._reads == 0:
+            if sys.unraisablehook != self._hook:  # (put back by code that had saved it: kept)
                 self._before, sys.unraisablehook = sys.unraisablehook, self._hook
             self._reads += 1
 
@@ -1088,7 +1091,7 @@ class _UndecodableRows:
             and getattr(handler, "__func__", None) is SourceReader._bad_row
             and isinstance(unraisable.exc_value, UnicodeDecodeError)
         ):
-            reader._undecodable_row = bytes(unraisable.exc_value.object)
+            reader._undecodable_row = unraisable.exc_value
             return
         self._before(unraisable)
 

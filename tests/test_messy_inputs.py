@@ -825,7 +825,8 @@ def test_a_ragged_row_that_is_not_utf8_names_the_encoding(tmp_path: Path, bad_ro
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert (done.returncode, done.stdout) == (1, "")
     error, hint = done.stderr.splitlines()
-    assert error.startswith("error: ") and "export.csv: line 3 is not valid utf-8" in error
+    assert error.startswith("error: ")
+    assert "export.csv: line 3 has byte b'\\xe9', not valid utf-8, and a different number" in error
     assert "2024-01-02;9;caf" in error
     assert hint.startswith("hint: set encoding under sources.") and "cp1252" in hint
 
@@ -838,16 +839,22 @@ def test_an_undecodable_row_leaves_other_unraisable_exceptions_to_the_hook_befor
     from cx_cli.sources import _undecodable_rows
 
     seen: list[object] = []
+    other = types.SimpleNamespace(object=print, exc_value=ValueError("x"))
     before = sys.unraisablehook
     sys.unraisablehook = seen.append
     try:
         _undecodable_rows.start()
-        sys.unraisablehook(types.SimpleNamespace(object=print, exc_value=ValueError("x")))
+        sys.unraisablehook(other)
+        ours = sys.unraisablehook
         _undecodable_rows.stop()
         assert sys.unraisablehook == seen.append
+        sys.unraisablehook = ours  # code that had saved the hook during a read puts it back
+        _undecodable_rows.start()  # and the next read must not chain the hook to itself
+        sys.unraisablehook(other)
+        _undecodable_rows.stop()
     finally:
         sys.unraisablehook = before
-    assert len(seen) == 1
+    assert len(seen) == 2
 
 
 TICKETS = {"ticket_id": "Ticket", "created_at": "Created", "handle_seconds": "Handle Time"}
