@@ -135,7 +135,8 @@ def statistics_of(batch: Any, channels: dict[str, int]) -> tuple[Any, dict[str, 
     names = [name or "(blank)" for name in encoded.dictionary.to_pylist()]
     codes = np.array([channels.setdefault(name, len(channels)) for name in names], dtype=np.int64)
     group = codes[as_numpy(encoded.indices, "int32")] * MONTHS + months
-    counted: dict[str, Any] = {"rows": np.ones(len(group), dtype=bool)}  # a group, even unscored
+    counted: dict[str, Any] = {"rows": None}  # rows per group (bincount unweighted): a group
+    # is reported with n = 0 when it has dated rows but no valid score, as DuckDB and cxkpi do
     for kpi, (column, low, high) in SCALES.items():
         cells = batch.column(column)
         score = as_numpy(cells, "float64")
