@@ -163,7 +163,6 @@ def run(config: Config, **overrides: Any) -> Report:
             sums.update(tally(reader, mine, settings))
             inputs.append(input_summary(reader))
             read_warnings.extend(_encoding_warnings(reader))
-            read_warnings.extend(_clock_warnings(reader))
     results: list[Result] = []
     for choice in choices:
         table = join_parts(choice, sums, settings) if choice.parts else sums[id(choice)]
@@ -831,20 +830,6 @@ def _encoding_warnings(reader: SourceReader) -> Iterable[str]:
         yield (
             f"{reader.name}: {path} is not UTF-8; read as {encoding} "
             "(set encoding: under the source to be sure)"
-        )
-
-
-def _clock_warnings(reader: SourceReader) -> Iterable[str]:
-    """A warning when kept rows hold date-times on both sides of a daylight-saving change of
-    the source's `timezone` (`coerce.local_clock`): their durations are off by the jump."""
-    q = reader.quality
-    if q.clock_crossings:
-        count = q.clock_crossings
-        yield (
-            f"{reader.name}: {count} row{'s' * (count != 1)} with date-times "
-            f"({', '.join(sorted(q.clock_fields))}) on both sides of a daylight-saving change "
-            f"in {reader.spec.timezone}: durations between them follow the local clock "
-            "(off by up to an hour)"
         )
 
 

@@ -291,9 +291,8 @@ def local_clock(aware: pd.Series, timezone: str | None) -> tuple[pd.Series, np.n
     clock never jumps).
 
     Periods, days and --since/--until are local, so this is the clock every date-time is kept
-    on. Across a daylight-saving change the clock jumps: a duration between two date-times on
-    either side of it is off by the jump (up to an hour), which the report counts and warns
-    of. Known limitation: keeping the instants beside the local times would make it exact.
+    on. Across a daylight-saving change the clock jumps; the shifts, kept beside the
+    date-times durations are measured between (`fields.ELAPSED`), take the jump out of them.
     """
     local = aware.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
     if not timezone:

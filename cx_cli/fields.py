@@ -91,6 +91,21 @@ def time_field(kind: str, mapped: set[str] | dict[str, str]) -> str | None:
     return next((f for f in TIME_FIELD[kind] if f in mapped), None)
 
 
+# Date-time fields between which KPIs measure durations (first response, resolution time).
+# They are kept on the local clock, like every date-time, and, when a `timezone` moved them
+# there, with the shift that did (`shift_column`), so that a duration across a
+# daylight-saving change is elapsed time, not clock time.
+ELAPSED: dict[str, tuple[str, ...]] = {
+    "tickets": ("created_at", "first_reply_at", "solved_at"),
+}
+
+
+def shift_column(field: str) -> str:
+    """The frame column holding, per row, the shift (ns) that moved `field`'s date-time onto
+    the source's clock (`coerce.NO_SHIFT` where none did: no offset, or no date)."""
+    return f"shift:{field}"
+
+
 # A field computed from others when it is not mapped itself (line-item exports).
 DERIVED: dict[str, dict[str, tuple[str, ...]]] = {
     "orders": {"amount": ("quantity", "unit_price")},

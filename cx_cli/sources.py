@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cx_cli import coerce, files, startup
 from cx_cli.errors import ConfigError, InputError
-from cx_cli.fields import DERIVED, SOURCE_KINDS, Field, time_field
+from cx_cli.fields import DERIVED, ELAPSED, SOURCE_KINDS, Field, shift_column, time_field
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,10 +78,6 @@ class SourceQuality:
     files: list[dict[str, Any]] = field(default_factory=list)
     # file -> the encoding guessed for it, when not UTF-8 (each such file gets a warning)
     guessed_encodings: dict[str, str] = field(default_factory=dict)
-    # kept rows with two date-times moved onto `timezone`'s clock by different shifts (on both
-    # sides of a daylight-saving change: their durations are off by the jump), and the fields
-    clock_crossings: int = 0
-    clock_fields: set[str] = field(default_factory=set)
 
     @property
     def rows_used(self) -> int:
@@ -185,6 +181,10 @@ class SourceReader:
         if "order_id" in wanted and self.spec.kind == "orders":
             handed_on.add("order_id")
         self.unused = tuple(f for f in self.wanted if f not in handed_on)
+        # Only a `timezone` moves date-times by varying shifts (UTC's clock never jumps).
+        self.elapsed = tuple(
+            f for f in ELAPSED.get(self.spec.kind, ()) if f in handed_on and self.spec.timezone
+        )
         self.raw_columns = sorted(
             {self.spec.columns[f] for f in self.wanted}
             | {self.spec.segments[s] for s in self.segments}
@@ -392,8 +392,6 @@ class SourceReader:
         for name, counts in o.fields.items():
             q.fields.setdefault(name, Counter()).update(counts)
         q.files.extend(o.files)
-        q.clock_crossings += o.clock_crossings
-        q.clock_fields |= o.clock_fields
         q.guessed_encodings.update(o.guessed_encodings)
         if o.files:  # the last file read says how the source was read, as in one stream
             q.encoding, q.encoding_detected = o.encoding, o.encoding_detected
@@ -799,6 +797,9 @@ class SourceReader:
         }
         for name, (left, right) in self.derived.items():
             values[name] = values[left] * values[right]
+        for name in self.elapsed:  # beside its date-time: durations are elapsed time
+            unmoved = np.full(batch.num_rows, coerce.NO_SHIFT, dtype="int64")
+            values[shift_column(name)] = self._shifts.get(name, unmoved)
         for name in self.segments:
             column = coerce.as_array(columns[self.spec.segments[name]])
             values[SEGMENT_PREFIX + name] = coerce.read_labels(column)
@@ -826,28 +827,9 @@ class SourceReader:
         if first is not None:
             keep = self._drop(keep, first, f"duplicate {self.spec.dedupe}")
         self._flush_notes(keep)
-        self._count_clock_crossings(keep)
         if self.unused:
             out = out.drop(columns=list(self.unused))
         return out if keep.all() else out[keep]
-
-    def _count_clock_crossings(self, keep: np.ndarray) -> None:
-        """Count the kept rows whose date-times were moved onto the local clock by different
-        shifts: a daylight-saving change lies between them (`coerce.local_clock`)."""
-        import numpy as np
-
-        if len(self._shifts) < 2:
-            return
-        names = sorted(self._shifts)
-        crossing = np.zeros(len(keep), dtype=bool)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                x, y = self._shifts[a], self._shifts[b]
-                crossing |= (x != y) & (x != coerce.NO_SHIFT) & (y != coerce.NO_SHIFT)
-        crossing &= keep
-        if crossing.any():
-            self.quality.clock_crossings += int(np.count_nonzero(crossing))
-            self.quality.clock_fields.update(names)
 
     def _drop(self, keep: np.ndarray, passes: Any, reason: str) -> np.ndarray:
         import numpy as np

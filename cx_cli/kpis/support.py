@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from cx_cli.coerce import NO_SHIFT
+from cx_cli.fields import shift_column
 from cx_cli.kpis.base import (
     Estimate,
     Kpi,
@@ -110,8 +112,21 @@ def reopened_mask(rows: pd.DataFrame) -> pd.Series:
 
 
 def _durations(rows: pd.DataFrame, start: str, end: str) -> pd.Series:
-    """end - start in seconds (NaN where either is missing)."""
-    return (rows[end] - rows[start]).dt.total_seconds()
+    """end - start in seconds of elapsed time (NaN where either is missing).
+
+    Date-times are on the source's local clock; where a `timezone` moved both onto it, their
+    shifts are beside them (`fields.ELAPSED`), and a duration across a daylight-saving change
+    takes the jump out: a ticket answered an hour after it was opened on the night the clocks
+    go back took 3,600 s, not 0 s. A date-time without an offset is taken as it is."""
+    import numpy as np
+
+    seconds = (rows[end] - rows[start]).dt.total_seconds()
+    if shift_column(start) not in rows or shift_column(end) not in rows:
+        return seconds
+    before, after = rows[shift_column(start)].to_numpy(), rows[shift_column(end)].to_numpy()
+    both = (before != NO_SHIFT) & (after != NO_SHIFT)
+    jump = np.where(both, after - before, 0) / 1e9
+    return seconds - jump
 
 
 def _duration_tally(seconds: pd.Series, missing: str) -> Tally:
