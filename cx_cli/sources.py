@@ -798,8 +798,10 @@ class SourceReader:
         for name, (left, right) in self.derived.items():
             values[name] = values[left] * values[right]
         for name in self.elapsed:  # beside its date-time: durations are elapsed time
-            unmoved = np.full(batch.num_rows, coerce.NO_SHIFT, dtype="int64")
-            values[shift_column(name)] = self._shifts.get(name, unmoved)
+            shift = self._shifts.get(name)
+            if shift is None:  # no value of this frame moved
+                shift = np.full(batch.num_rows, coerce.NO_SHIFT, dtype="int64")
+            values[shift_column(name)] = shift
         for name in self.segments:
             column = coerce.as_array(columns[self.spec.segments[name]])
             values[SEGMENT_PREFIX + name] = coerce.read_labels(column)
