@@ -44,9 +44,12 @@ T1 T2 T3 T7 T8 T10 = 6. solved_at only: the 7 and T9 = 8. Reopened (> 0): T3 T8 
   997.5; without_first_reply 1, negative 1; sorted 60 120 300 300 600 1200 1800 3600: median 450,
   p90 at 7 * 0.9 = 6.3 -> 1800 + 0.3 * 1800 = 2340. The t interval [-13.55, 2008.55] is clipped
   at 0: a mean duration cannot be negative.
-- Resolution: 3600 86400 1800 (T4 T5 none) 2400 10800 (T8 -86400) 7200 1860 -> n 7, sum 114060,
-  mean 16294.29; without_solved_at 2, negative 1; median 3600; p90 10800 + 0.4 * 75600 = 41040.
-  T9 counts: resolution time reads solved_at only.
+- Resolution, over solved tickets (status decides, as for FCR): 3600 86400 1800 (T4 T5 none)
+  2400 10800 (T8 -86400) 1860 -> n 6, sum 106860, mean 17810; without_solved_at 2, negative 1;
+  T9 says open although it kept a solved_at: left out, not_solved_by_status 1. Sorted 1800 1860
+  2400 3600 10800 86400: median 3000; p90 at 5 * 0.9 = 4.5 -> 10800 + 0.5 * 75600 = 48600.
+  solved_at only (no status mapped, or solved_by: solved_at): T9's 7200 counts -> n 7, sum
+  114060, mean 16294.29, median 3600, p90 10800 + 0.4 * 75600 = 41040.
 - Reopen rate: resolved = solved now or reopened = T1 T2 T3 T6 T7 T8 T9 T10 = 8; reopened 3 ->
   37.5 %; reopened_open (reopened, not solved now) = T9 = 1.
 """
@@ -74,10 +77,12 @@ from cx_cli.config import parse_config
 from cx_cli.errors import ConfigError
 from cx_cli.kpis.base import Kpi, Sums
 from cx_cli.kpis.support import (
+    SOLVED_STATUSES,
     AhtOptions,
     DurationOptions,
     FcrOptions,
     ReopenOptions,
+    ResolutionOptions,
     reopened_mask,
 )
 from cx_cli.render.catalogue import describe_kpi
@@ -410,12 +415,32 @@ def test_first_response_time_skips_unanswered_and_negative(tiny: Path) -> None:
     assert row.ci_high == pytest.approx(2008.55, abs=0.01)
 
 
-def test_resolution_time_over_tickets_with_a_solved_at(tiny: Path) -> None:
+def test_resolution_time_over_solved_tickets(tiny: Path) -> None:
     row = overall(tiny, "resolution_time")
-    assert (row.value, row.n) == (pytest.approx(114060 / 7), 7)
+    assert (row.value, row.n) == (pytest.approx(17810.0), 6)
     detail = dict(row.detail)
     assert (detail["without_solved_at"], detail["negative_durations"]) == (2, 1)
+    assert detail["not_solved_by_status"] == 1  # T9: open, with the solved_at of an earlier solve
+    assert (detail["median"], detail["p90"]) == (pytest.approx(3000.0), pytest.approx(48600.0))
+    assert detail["solved_by"] == "status_then_solved_at"
+
+
+def test_resolution_time_by_solved_at_alone_counts_every_solved_at(tiny: Path) -> None:
+    row = overall(tiny, {"kpi": "resolution_time", "solved_by": "solved_at"})
+    assert (row.value, row.n) == (pytest.approx(114060 / 7), 7)
+    detail = dict(row.detail)
+    assert (detail["without_solved_at"], detail["not_solved_by_status"]) == (2, 0)
     assert (detail["median"], detail["p90"]) == (pytest.approx(3600.0), pytest.approx(41040.0))
+
+
+def test_resolution_time_without_a_status_column_reads_solved_at(tmp_path: Path) -> None:
+    rows = [(1, "2025-01-06 09:00", "2025-01-06 10:00"), (2, "2025-01-06 09:00", "")]
+    path = write_tickets(tmp_path / "t.csv", rows, ["id", "created", "solved"])
+    columns = {"ticket_id": "id", "created_at": "created", "solved_at": "solved"}
+    doc = document(path, ["resolution_time"], columns, segments={})
+    row = run(parse_config(doc)).results[0]
+    assert (row.value, row.n, row.detail["without_solved_at"]) == (3600.0, 1, 1)
+    assert row.detail["solved_by"] == "solved_at"
 
 
 def test_durations_by_month_keep_their_own_quantiles(tiny: Path) -> None:
@@ -429,7 +454,7 @@ def test_durations_by_month_keep_their_own_quantiles(tiny: Path) -> None:
 
 def test_a_group_without_durations_has_no_value_and_no_nan() -> None:
     empty = Sums({"n": 0.0, "total": 0.0, "total_sq": 0.0, "median": math.nan, "p90": math.nan})
-    est = kpis.get("resolution_time").estimate(empty, DurationOptions(), 0.95)
+    est = kpis.get("resolution_time").estimate(empty, ResolutionOptions(), 0.95)
     assert (est.value, est.n, est.ci_low) == (None, 0, None)
     assert (est.detail["median"], est.detail["p90"]) == (None, None)
 
@@ -523,6 +548,54 @@ def test_durations_average_exactly_the_non_negative_ones(tickets: list[tuple[Any
         assert est.value == pytest.approx(statistics.fmean(kept))
         assert min(kept) <= est.detail["median"] <= est.detail["p90"] <= max(kept)
         assert est.ci_low is None or est.ci_low >= 0
+    else:
+        assert est.value is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["solved", "Closed", "RESOLVED", "open", "pending", None]),
+            st.none() | st.integers(-3600, 30 * 86400),  # solved after creation, seconds
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_resolution_time_averages_the_solved_tickets(tickets: list[tuple[Any, Any]]) -> None:
+    """Invariant: the mean is over tickets solved by the FCR rule (a solved status, or a
+    solved_at where the status is blank) with a non-negative duration, and every ticket is
+    counted once: in n, without a solved_at, as a negative duration, or not solved."""
+    created = [START + dt.timedelta(hours=i) for i in range(len(tickets))]
+    solved_at = [
+        None if t[1] is None else c + dt.timedelta(seconds=t[1])
+        for c, t in zip(created, tickets, strict=True)
+    ]
+    rows = pd.DataFrame(
+        {
+            "created_at": pd.to_datetime(created),
+            "solved_at": pd.to_datetime(solved_at),
+            "status": pd.Series([t[0] for t in tickets], dtype=object),
+        }
+    )
+    est = direct("resolution_time", rows, ResolutionOptions(solved_by="status_then_solved_at"))
+    solved = [
+        seconds
+        for status, seconds in tickets
+        if seconds is not None and (status is None or status.lower() in SOLVED_STATUSES)
+    ]
+    kept = [seconds for seconds in solved if seconds >= 0]
+    d = est.detail
+    assert est.n == len(kept)
+    assert d["negative_durations"] == len(solved) - len(kept)
+    assert d["without_solved_at"] == sum(seconds is None for _, seconds in tickets)
+    assert est.n + d["without_solved_at"] + d["negative_durations"] + d[
+        "not_solved_by_status"
+    ] == len(tickets)
+    if kept:
+        assert est.value == pytest.approx(statistics.fmean(kept))
+        assert min(kept) <= d["median"] <= d["p90"] <= max(kept)
     else:
         assert est.value is None
 

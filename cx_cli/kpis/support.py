@@ -403,25 +403,75 @@ class FirstResponseTime(_Duration):
     missing = "without_first_reply"
 
 
+@dataclass(frozen=True)
+class ResolutionOptions(SolvedOptions):
+    pass
+
+
 @kpi(
     name="resolution_time",
     title="Resolution time",
     source="tickets",
-    fields=("created_at", "solved_at"),
+    fields=("created_at", "solved_at", "status"),
     unit="seconds",
     higher_is_better=False,
     variants=("standard",),
-    formula=f"solved_at - created_at in seconds of {CALENDAR}: the mean over solved tickets "
-    "(those with a solved_at), with the median and p90 beside it. Tickets without a solved_at "
-    "are left out (detail: without_solved_at); solved before created is a data error, "
-    "counted (negative_durations), never averaged.",
+    formula=f"solved_at - created_at in seconds of {CALENDAR}: the mean over solved tickets, "
+    "with the median and p90 beside it. Solved as for FCR: status in solved_statuses when the "
+    "status is mapped and not blank, else a solved_at. Tickets without a solved_at are left out "
+    "(detail: without_solved_at), and so are tickets with one whose status says they are not "
+    "solved, such as an open ticket that kept the date of an earlier solve (detail: "
+    "not_solved_by_status); solved before created is a data error, counted "
+    "(negative_durations), never averaged.",
     interval="Student t interval for the mean, its lower end clipped at 0",
 )
 class ResolutionTime(_Duration):
-    """How long tickets took from creation to being solved."""
+    """How long solved tickets took from creation to being solved."""
 
+    Options = ResolutionOptions
     end = "solved_at"
     missing = "without_solved_at"
+
+    def check_options(self, opts: ResolutionOptions) -> ResolutionOptions:
+        return _check_statuses(opts)
+
+    def resolve_options(self, opts: ResolutionOptions, mapped: frozenset[str]) -> ResolutionOptions:
+        return opts if opts.solved_by else replace(opts, solved_by=_solved_by(self.name, mapped))
+
+    def _concrete(self, opts: ResolutionOptions) -> ResolutionOptions:
+        return self.resolve_options(opts, PRIMARY_FIELDS)
+
+    def required_fields(self, opts: ResolutionOptions, kind: str) -> tuple[str, ...]:
+        solved_by = self._concrete(opts).solved_by or ""
+        return ("created_at", *dict.fromkeys(("solved_at", *SOLVED_FIELDS[solved_by])))
+
+    def _seconds(self, rows: pd.DataFrame, opts: ResolutionOptions) -> tuple[pd.Series, Any]:
+        """Each ticket's resolution time, NaN where it is not solved; and where a ticket has
+        a solved_at although its status says it is not solved (left out, counted)."""
+        seconds = _durations(rows, self.start, self.end)
+        unsolved = ~solved_mask(rows, self._concrete(opts)) & rows[self.end].notna()
+        return seconds.where(~unsolved), unsolved
+
+    def observations(self, rows: pd.DataFrame, opts: ResolutionOptions) -> pd.Series:
+        seconds, _ = self._seconds(rows, opts)
+        return seconds.where(seconds >= 0)
+
+    def tally(self, rows: pd.DataFrame, opts: ResolutionOptions) -> Tally:
+        seconds, unsolved = self._seconds(rows, opts)
+        tally = dict(_duration_tally(seconds, self.missing))
+        tally[self.missing] = tally[self.missing] & ~unsolved
+        tally["not_solved_by_status"] = unsolved
+        return tally
+
+    def estimate(self, s: Sums, opts: ResolutionOptions, confidence: float) -> Estimate:
+        return _duration_estimate(
+            s,
+            confidence,
+            self.missing,
+            time="calendar",
+            not_solved_by_status=_count(s, "not_solved_by_status"),
+            solved_by=self._concrete(opts).solved_by,
+        )
 
 
 # -- reopen rate ---------------------------------------------------------------------------
