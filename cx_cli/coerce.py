@@ -30,7 +30,9 @@ OTHER_DECIMAL = {
     ".": r"^[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$",
     ",": r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)\.\d+$",
 }
-OFFSET_PATTERN = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
+# A UTC offset ends a date-time: after a time of day (so a date such as 03-04-2025 never reads as
+# one), as Z, +hh:mm, +hhmm or +hh (PostgreSQL writes timestamptz as "2025-03-04 10:15:00+01").
+OFFSET_PATTERN = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 EXCEL_EPOCH = "1899-12-30"
 EXCEL_DAYS = (20000, 80000)  # serial day numbers of 1954 .. 2119: plausible export dates
 BLANK_LABEL = "(blank)"
@@ -337,7 +339,11 @@ def parse_timestamps(
     shift: np.ndarray | None = None
     try:
         if (~aware).any():
-            out[~aware] = _nanoseconds(pd.to_datetime(text[~aware], format=fmt, errors="coerce"))
+            naive = pd.to_datetime(text[~aware], format=fmt, errors="coerce")
+            if isinstance(naive.dtype, pd.DatetimeTZDtype):  # a format's %z: all have offsets
+                aware[:] = True
+            else:
+                out[~aware] = _nanoseconds(naive)
         if aware.any():
             utc = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
             local, moved = local_clock(utc, timezone)
@@ -346,9 +352,10 @@ def parse_timestamps(
                 shift = np.full(len(text), NO_SHIFT, dtype="int64")
                 shift[aware.to_numpy()] = moved
     except ValueError as exc:
+        said = f"date_format {fmt!r} cannot be used" if date_format else "ISO 8601 dates failed"
         raise ConfigError(
-            f"date_format {fmt!r} cannot be used: {exc}",
-            hint='use strftime codes, e.g. "%d/%m/%Y %H:%M", or "excel"',
+            f"{said}: {exc}",
+            hint='set date_format to strftime codes, e.g. "%d/%m/%Y %H:%M", or "excel"',
         ) from None
     if date_format is None and out.isna().any():  # Excel serial day numbers among ISO dates
         out = out.where(out.notna(), _excel_days(text.where(out.isna()), out.copy()))

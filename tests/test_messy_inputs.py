@@ -13,6 +13,7 @@ Tests marked xfail(strict=True) document bugs found by this corpus; each reason 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import gc
 import json
 import subprocess
@@ -602,6 +603,52 @@ def test_mixed_utc_offsets_normalised_to_berlin_move_late_evenings_into_the_next
             "2024-04": (0.0, 1),
         }
     )
+
+
+def test_offsets_of_hours_alone_are_offsets() -> None:
+    """PostgreSQL writes timestamptz as "2025-03-04 10:15:00+01": 09:15 UTC, 10:15 in Berlin."""
+    import pandas as pd
+
+    from cx_cli.coerce import parse_timestamps
+
+    text = pd.Series(["2025-03-04 10:15:00+01", "2025-03-04 10:15:00.5+00", "2025-03-04 10:15-08"])
+    utc, _ = parse_timestamps(text, None, None)
+    assert [str(t) for t in utc] == [
+        "2025-03-04 09:15:00",
+        "2025-03-04 10:15:00.500000",
+        "2025-03-04 18:15:00",
+    ]
+    berlin, shift = parse_timestamps(text, None, "Europe/Berlin")
+    assert str(berlin[0]) == "2025-03-04 10:15:00"
+    assert shift is not None and (shift == 3600 * 10**9).all()
+
+
+def test_a_strftime_offset_without_colons_is_an_offset() -> None:
+    import pandas as pd
+
+    from cx_cli.coerce import parse_timestamps
+
+    when, _ = parse_timestamps(pd.Series(["20250304101500+0100"]), "%Y%m%d%H%M%S%z", None)
+    assert str(when[0]) == "2025-03-04 09:15:00"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dates(dt.date(1990, 1, 1), dt.date(2060, 12, 31)),
+    st.sampled_from(["%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"]),
+    st.sampled_from([None, "UTC", "America/New_York", "Asia/Tokyo", "Pacific/Kiritimati"]),
+)
+def test_a_date_without_a_time_keeps_its_day_in_every_zone(
+    day: dt.date, date_format: str, zone: str | None
+) -> None:
+    """Invariant: a date has no offset, whatever its format; its year after a dash ("-2025")
+    was once read as a -20:25 offset, which moved the date to the day before under a timezone."""
+    import pandas as pd
+
+    from cx_cli.coerce import parse_timestamps
+
+    when, _ = parse_timestamps(pd.Series([day.strftime(date_format)]), date_format, zone)
+    assert when[0] == pd.Timestamp(day)
 
 
 SLASHED = {"submitted_at": "Date", "nps": "NPS"}
