@@ -327,6 +327,26 @@ def _unknown_key_hint(key: str, path: str) -> str:
 MAX_YAML_ALIASES = 40  # 3^(40/3) ~ 2 million nodes at worst
 
 
+class _NotADate(yaml.constructor.ConstructorError):
+    pass
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, whose unquoted dates that are no dates (2025-31-01) are YAML
+    errors naming the line, not a ValueError from deep inside the loader."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise _NotADate(
+                None, None, f"{node.value!r} is not a date ({exc})", node.start_mark
+            ) from None
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _ConfigLoader.construct_yaml_timestamp)
+
+
 def read_yaml(path: Path) -> tuple[Any, bytes]:
     """Parse a YAML file with the safe loader (no Python object tags); errors name the line."""
     try:
@@ -348,17 +368,17 @@ def read_yaml(path: Path) -> tuple[Any, bytes]:
                 "allowed, so a crafted file cannot expand into gigabytes",
                 hint="write the repeated parts out",
             )
-        return yaml.safe_load(raw), raw
+        return yaml.load(raw, Loader=_ConfigLoader), raw  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (
             f"{path.name}, line {mark.line + 1}, column {mark.column + 1}" if mark else path.name
         )
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"{where}: not valid YAML: {problem}",
-            hint="check indentation and quoting; Python object tags are not allowed",
-        ) from None
+        hint = "check indentation and quoting; Python object tags are not allowed"
+        if isinstance(exc, _NotADate):
+            hint = "write dates as YYYY-MM-DD, e.g. 2025-01-31"
+        raise ConfigError(f"{where}: not valid YAML: {problem}", hint=hint) from None
 
 
 def load_config(path: str | Path) -> Config:

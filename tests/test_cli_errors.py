@@ -217,6 +217,21 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     assert_fails_cleanly(report("-c", config), 2, "bad.yaml", "line 5", "not valid YAML")
 
 
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("report: {since: %s}", "2025-31-01"), ("report: {until: %s}", "2025-02-30")],
+)
+def test_an_unquoted_date_that_is_no_date_is_a_config_error(
+    tmp_path: Path, where: str, value: str
+) -> None:
+    """YAML reads 2025-31-01 as a date and PyYAML raised a ValueError from its loader."""
+    config = tmp_path / "dates.yaml"
+    config.write_text(f"version: 1\nkpis: [nps]\n{where % value}\n", encoding="utf-8")
+    result = report("-c", config)
+    assert_fails_cleanly(result, 2, "dates.yaml", "line 3", value, "is not a date")
+    assert "YYYY-MM-DD" in result.stderr
+
+
 def test_python_object_tag_is_refused_and_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     config = tmp_path / "evil.yaml"
