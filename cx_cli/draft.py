@@ -17,10 +17,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from cx_cli import files
 from cx_cli.coerce import BLANK_TOKENS
 from cx_cli.config import RESERVED_SEGMENT_NAMES
 from cx_cli.errors import InputError
@@ -201,10 +202,14 @@ def _names_a_score(draft: Draft) -> bool:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _read_head(path: Path) -> bytes:
+def _read_head(path: Path) -> tuple[bytes, str | None]:
+    """The first `HEAD_BYTES` of the file's text bytes (decompressed when its first bytes say
+    gzip, bzip2 or zstd, as the readers do), and that compression."""
     try:
         with open(path, "rb") as stream:
-            head = stream.read(HEAD_BYTES)
+            packed = files.compression_of(stream.read(4))
+            stream.seek(0)
+            head = _unpacked_head(stream, packed, path) if packed else stream.read(HEAD_BYTES)
     except FileNotFoundError:
         raise InputError(
             f"{path}: file not found", hint="check the path and the file name"
@@ -220,7 +225,16 @@ def _read_head(path: Path) -> bytes:
             f"{path}: looks like an Excel workbook, not a CSV file",
             hint="save the sheet as CSV (UTF-8) and draft from that",
         )
-    return head
+    return head, packed
+
+
+def _unpacked_head(stream: Any, packed: str, path: Path) -> bytes:
+    import pyarrow as pa
+
+    try:
+        return files.read_head(pa.CompressedInputStream(stream, packed), HEAD_BYTES)
+    except (OSError, pa.ArrowException) as exc:
+        raise files.decompression_error(str(path), "init", packed, exc) from None
 
 
 def _encoding(head: bytes) -> tuple[str, str | None]:
@@ -238,7 +252,7 @@ def _encoding(head: bytes) -> tuple[str, str | None]:
 
 def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     """The raw header and first rows as text (header in row 0), and how the file is written."""
-    head = _read_head(path)
+    head, packed = _read_head(path)
     codec, declared = _encoding(head)
     text = head.decode(codec, errors="replace").lstrip("\ufeff")
     if len(head) == HEAD_BYTES and "\n" in text:
@@ -249,10 +263,10 @@ def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     delimiter = excel.group(1) if excel else sniff_delimiter(text)
     above = int(excel is not None)
     try:
-        frame = _read_frame(path, codec, delimiter, sample_rows + 3, above)
+        frame = _read_frame(path, codec, delimiter, sample_rows + 3, above, packed)
     except UnicodeDecodeError:
         codec = declared = "cp1252"
-        frame = _read_frame(path, codec, delimiter, sample_rows + 3, above)
+        frame = _read_frame(path, codec, delimiter, sample_rows + 3, above, packed)
     first_line = text.splitlines()[0] if text else ""
     draft = Draft(path.name, 0, encoding=declared)
     others = [d for d in DELIMITERS if d != ","]
@@ -269,21 +283,20 @@ def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     return frame.iloc[: 1 + skip + sample_rows], draft
 
 
-def _read_frame(path: Path, codec: str, delimiter: str, rows: int, skip: int) -> pd.DataFrame:
+def _read_frame(
+    path: Path, codec: str, delimiter: str, rows: int, skip: int, packed: str | None
+) -> pd.DataFrame:
     import pandas as pd
+    import pyarrow as pa
 
     try:
-        frame = pd.read_csv(
-            path,
-            sep=delimiter,
-            header=None,
-            skiprows=skip,
-            dtype=str,
-            nrows=rows,
-            keep_default_na=False,
-            encoding=codec,
-            encoding_errors="replace" if codec == "cp1252" else "strict",
-        )
+        with open(path, "rb") as stored:  # Arrow decompresses zstd too (pandas needs a package)
+            stream = pa.CompressedInputStream(stored, packed) if packed else stored
+            frame = _frame_of(stream, codec, delimiter, rows, skip)
+    except (pa.ArrowException, OSError) as exc:
+        if not packed:
+            raise
+        raise files.decompression_error(str(path), "init", packed, exc) from None
     except pd.errors.ParserError as exc:
         raise InputError(
             f"{path}: cannot parse the CSV: {str(exc).strip().splitlines()[-1]}",
@@ -292,6 +305,22 @@ def _read_frame(path: Path, codec: str, delimiter: str, rows: int, skip: int) ->
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the file is empty", hint=EMPTY_HINT) from None
     return frame.fillna("")
+
+
+def _frame_of(stream: Any, codec: str, delimiter: str, rows: int, skip: int) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_csv(
+        stream,
+        sep=delimiter,
+        header=None,
+        skiprows=skip,
+        dtype=str,
+        nrows=rows,
+        keep_default_na=False,
+        encoding=codec,
+        encoding_errors="replace" if codec == "cp1252" else "strict",
+    )
 
 
 def _preset(frame: pd.DataFrame) -> str | None:

@@ -184,6 +184,30 @@ def test_a_cp1252_file_is_read_and_its_encoding_written(tmp_path):
     assert spec["segments"] == {"region": "Région"}
 
 
+@pytest.mark.parametrize("packed", ["gzip", "bz2", "zstd"])
+def test_a_compressed_export_is_judged_on_its_text(tmp_path, packed):
+    """The encoding and delimiter come from the decompressed bytes, as the readers read them:
+    judged on gzip's bytes, a UTF-8 file was drafted as cp1252 (Zürich read as ZÃ¼rich)."""
+    import pyarrow as pa
+
+    text = "Response ID;Région;NPS\n1;Zürich;10\n2;Genève;3\n3;Zürich;9\n"
+    path = tmp_path / f"export.csv.{packed}"
+    with pa.CompressedOutputStream(str(path), packed) as stream:
+        stream.write(text.encode("utf-8"))
+    spec = source(draft_config(path))
+    assert "encoding" not in spec
+    assert spec["delimiter"] == ";"
+    assert spec["columns"]["nps"] == "NPS"
+    assert spec["segments"] == {"region": "Région"}
+
+
+def test_a_damaged_compressed_export_is_a_clear_error(tmp_path):
+    path = tmp_path / "export.csv.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + b"not gzip at all" * 10)
+    with pytest.raises(InputError, match="cannot decompress it as gzip"):
+        draft_config(path)
+
+
 def test_a_utf8_bom_is_not_part_of_the_first_header(tmp_path):
     path = write(tmp_path, "\ufeffNPS,Channel\n10,web\n3,chat\n")
     spec = source(draft_config(path))
