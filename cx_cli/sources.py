@@ -123,10 +123,12 @@ def sniff_delimiter(text: str) -> str:
     (quotes respected); comma when none splits the header."""
 
     def score(delimiter: str) -> tuple[bool, bool, int]:
+        lines = io.StringIO(text, newline="")  # any line ending; quoted ones kept as written
         try:
-            rows = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 50))
+            rows = list(itertools.islice(csv.reader(lines, delimiter=delimiter), 50))
         except csv.Error:  # e.g. a field over the csv module's size limit: judge the header
-            rows = list(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=delimiter))
+            first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+            rows = list(csv.reader([first], delimiter=delimiter))
         width = len(rows[0]) if rows else 0
         body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
         steady = sum(len(r) == width for r in body) >= 0.9 * len(body)
@@ -272,15 +274,17 @@ class SourceReader:
             self.quality.encoding_detected = False  # and that it is UTF-16: no guess to warn of
         if self.quality.encoding_detected and codecs.lookup(encoding).name != "utf-8":
             self.quality.guessed_encodings["<stdin>" if path == "-" else path] = encoding
-        text = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        raw = head.decode(encoding, errors="replace")
+        text = raw.replace("\r\n", "\n").replace("\r", "\n")  # for the sniffing only
         excel = EXCEL_SEPARATOR.match(text)  # Excel's "sep=;" line above the header
         self._separator_line = excel is not None
         text = text[excel.end() :] if excel else text
+        raw = re.split(r"\r\n|\r|\n", raw, maxsplit=1)[-1] if excel else raw
         delimiter = self.spec.delimiter or (excel.group(1) if excel else sniff_delimiter(text))
         self.quality.delimiter = delimiter
         self.quality.header_rows = self._header_rows()
-        try:
-            header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        try:  # a quoted header cell keeps its line break as written ("\r\n"), as Arrow's does
+            header = next(csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter), [])
         except csv.Error as exc:
             opened.close()
             raise InputError(

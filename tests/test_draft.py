@@ -208,6 +208,26 @@ def test_a_damaged_compressed_export_is_a_clear_error(tmp_path):
         draft_config(path)
 
 
+@pytest.mark.parametrize("ending", ["\r\n", "\n", "\r"])
+def test_a_header_cell_with_a_line_break_drafts_a_config_that_reads(tmp_path, ending):
+    """Survey tools break long questions in the header; in a Windows export the break inside
+    the quotes is CRLF, as the line endings are. The header check once read it as LF while
+    Arrow kept CRLF, so no spelling of the column could be read."""
+    from cx_cli.analysis import run
+
+    rows = ['Response ID,"How likely are you to recommend us?' + ending + '(0-10)",Channel']
+    rows += ["1,10,web", "2,3,app", "3,9,app"]
+    path = tmp_path / "export.csv"
+    path.write_bytes(ending.join([*rows, ""]).encode("utf-8"))
+    config = parse_config(yaml.safe_load(draft_config(path)), path=tmp_path / "cxkpi.yaml")
+    assert (
+        config.sources["surveys"].columns["nps"]
+        == f"How likely are you to recommend us?{ending}(0-10)"
+    )
+    (nps,) = [r for r in run(config, period=None).results if r.kpi == "nps" and not r.segment]
+    assert (nps.value, nps.n) == (pytest.approx(100 / 3), 3)  # P 10, 9; D 3
+
+
 def test_a_utf8_bom_is_not_part_of_the_first_header(tmp_path):
     path = write(tmp_path, "\ufeffNPS,Channel\n10,web\n3,chat\n")
     spec = source(draft_config(path))
