@@ -557,7 +557,12 @@ def test_each_customer_is_new_exactly_once_and_spend_adds_up(
     months = by_period(rows).values()
     assert total.detail["new_customers"] == expected_new
     assert sum(m.detail["new_customers"] for m in months) == expected_new
-    assert sum(m.detail["spend"] for m in months) == pytest.approx(total.detail["spend"])
+    for group in (total, *months):  # no spend rows: spend unknown (None), never 0
+        assert (group.detail["spend"] is None) == (group.detail["spend_rows"] == 0)
+        if group.value is None and group.detail["spend"] is None:
+            assert group.n == group.detail["new_customers"]
+    spent = [m.detail["spend"] for m in months if m.detail["spend"] is not None]
+    assert sum(spent) == pytest.approx(total.detail["spend"] or 0.0)
     if total.value is not None:
         assert total.value == pytest.approx(total.detail["spend"] / expected_new)
 

@@ -306,9 +306,10 @@ def test_no_spend_rows_or_no_new_customers_leave_both_undefined(tmp_path: Path) 
     kpis = [ltv_cac(SUB_ROLES, "subs"), payback(SUB_ROLES, "subs")]
     rows = table(subs_document(tmp_path, kpis, spend=SUB_SPEND[:3]), **SUBS_WINDOW)
     for label in ("ltv_cac", "payback_months"):
-        feb = rows[label, "2025-02"]
-        assert (feb.value, feb.n) == (None, 0)
+        feb = rows[label, "2025-02"]  # its new customer is known; its spend is not
+        assert (feb.value, feb.n, feb.detail["new_customers"]) == (None, 1, 1)
         assert feb.detail["reason"].startswith("no spend rows")
+        assert feb.detail["spend"] is None
     only_old = [row for row in SUBS if row[0] in "ABF"]
     rows = table(subs_document(tmp_path, kpis, subs=only_old), **SUBS_WINDOW)
     for label in ("ltv_cac", "payback_months"):

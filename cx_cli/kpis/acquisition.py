@@ -200,8 +200,14 @@ class Cac(Kpi):
     def estimate(self, s: Sums, opts: CacOptions, confidence: float) -> Estimate:
         cac, detail, reason = cac_figure(s)
         if reason is not None:
-            return Estimate(None, 0, detail={**detail, "reason": reason})
+            return undefined_composite(detail, reason)
         return Estimate(cac, detail["new_customers"], detail=detail)
+
+
+def undefined_composite(detail: dict[str, Any], reason: str | None) -> Estimate:
+    """No value, and why; n stays the group's new customers, as for a value (a channel with
+    239 new customers but no spend rows has n 239, not 0: its sample is not small)."""
+    return Estimate(None, detail["new_customers"], detail={**detail, "reason": reason})
 
 
 def cac_figure(s: Sums) -> tuple[float | None, dict[str, Any], str | None]:
@@ -209,7 +215,7 @@ def cac_figure(s: Sums) -> tuple[float | None, dict[str, Any], str | None]:
     spend, rows = s.get("spend.total", 0.0), s.get("spend.rows", 0.0)
     new = s.get("customers.new", 0.0)
     detail: dict[str, Any] = {
-        "spend": float(spend),
+        "spend": float(spend) if rows else None,  # no spend rows: unknown, not 0
         "new_customers": int(new),
         "spend_rows": int(rows),
         "rows_without_customer_id": int(s.get("customers.no_id", 0.0)),
@@ -472,7 +478,7 @@ class PaybackMonths(Kpi):
         elif reason is None and not arpa * margin:
             reason = "ARPA * gross_margin is 0: the cost is never paid back"
         if reason is not None or cac is None or arpa is None:
-            return Estimate(None, 0, detail={**detail, "reason": reason})
+            return undefined_composite(detail, reason)
         return Estimate(cac / (arpa * margin), detail["new_customers"], detail=detail)
 
 
@@ -522,7 +528,7 @@ class LtvCac(Kpi):
         elif reason is None and not cac:
             reason = "CAC is 0 (no spend): the ratio has no finite value"
         if reason is not None or cac is None or clv is None:
-            return Estimate(None, 0, detail={**detail, "reason": reason})
+            return undefined_composite(detail, reason)
         return Estimate(clv / cac, detail["new_customers"], detail=detail)
 
 
