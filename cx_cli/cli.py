@@ -92,8 +92,12 @@ def _stdout_is_terminal() -> bool:
 
 
 def _color_stdout() -> bool:
+    """Colour on a terminal, unless NO_COLOR is set to a value (no-color.org: an empty one
+    does not count) or TERM is dumb."""
     return (
-        _stdout_is_terminal() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        _stdout_is_terminal()
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM") != "dumb"
     )
 
 
@@ -152,6 +156,12 @@ def _inputs(pairs: list[str] | None) -> dict[str, str]:
             raise UsageError(
                 f"--input {pair!r} is not NAME=PATH",
                 hint="e.g. --input surveys=exports/2024-06.csv (PATH - is stdin)",
+            )
+        if name in found:
+            raise UsageError(
+                f"--input {name}= is given twice ({found[name]} and {path})",
+                hint=f"give --input {name}= once; for several files, set sources.{name}.path to "
+                "a list or a glob in the config",
             )
         found[name] = path
     if list(found.values()).count("-") > 1:
@@ -456,7 +466,8 @@ def init(
     if warning:
         _stderr(f"warning: {warning}", "yellow")
     if output != "-":
-        _stderr(f"wrote {output}: check the guesses, then run: cxkpi validate -c {output}")
+        check = "the guesses" if "# guess:" in text else "the mapping"
+        _stderr(f"wrote {output}: check {check}, then run: cxkpi validate -c {output}")
 
 
 def main() -> None:

@@ -429,6 +429,7 @@ def test_init_drafts_a_config_that_runs(tmp_path: Path, monkeypatch: pytest.Monk
     drafted = runner.invoke(app, ["init", str(sample)])
     assert drafted.exit_code == 0, drafted.output
     assert (tmp_path / "cxkpi.yaml").exists()
+    assert "check the mapping, then run" in drafted.stderr  # the sample needs no guesses
     report = runner.invoke(app, ["report", "-f", "json"])  # ./cxkpi.yaml is the default
     assert report.exit_code == 0, report.output
     assert {r["kpi"] for r in json.loads(report.stdout)["results"]} >= {"nps", "csat", "ces"}
@@ -683,3 +684,21 @@ def test_a_segment_gone_quiet_is_not_checked_but_an_answerless_one_is(tmp_path: 
     assert runner.invoke(app, args).exit_code == 0
     result = runner.invoke(app, [*args, "--input", f"surveys={answerless}"])
     assert result.exit_code == 3, result.output
+
+
+@pytest.mark.parametrize(
+    ("environ", "colour"),
+    [({}, True), ({"NO_COLOR": ""}, True), ({"NO_COLOR": "1"}, False), ({"TERM": "dumb"}, False)],
+)
+def test_colour_on_a_terminal_follows_no_color_and_term(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], colour: bool
+) -> None:
+    """no-color.org: NO_COLOR set to a value turns colour off; an empty one does not."""
+    from cx_cli import cli
+
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert cli._color_stdout() is colour

@@ -232,6 +232,12 @@ def test_an_unquoted_date_that_is_no_date_is_a_config_error(
     assert "YYYY-MM-DD" in result.stderr
 
 
+def test_the_same_input_twice_is_a_usage_error(config: Path) -> None:
+    """Two --input for one source read only the last one, silently."""
+    result = report("-c", config, "--input", "surveys=a.csv", "--input", "surveys=b.csv")
+    assert_fails_cleanly(result, 2, "--input surveys= is given twice", "a.csv and b.csv")
+
+
 def test_python_object_tag_is_refused_and_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     config = tmp_path / "evil.yaml"
