@@ -86,6 +86,21 @@ def _check_statuses(opts: SolvedOptions) -> SolvedOptions:
     return replace(opts, solved_statuses=statuses)
 
 
+class _SolvedChoice:
+    """The option handling of a KPI whose one choice is which tickets count as solved."""
+
+    name: str
+
+    def check_options(self, opts: Any) -> Any:
+        return _check_statuses(opts)
+
+    def resolve_options(self, opts: Any, mapped: frozenset[str]) -> Any:
+        return opts if opts.solved_by else replace(opts, solved_by=_solved_by(self.name, mapped))
+
+    def _concrete(self, opts: Any) -> Any:
+        return self.resolve_options(opts, PRIMARY_FIELDS)
+
+
 def solved_mask(rows: pd.DataFrame, opts: SolvedOptions) -> pd.Series:
     """True where a ticket is solved now: by its status, or its solved_at when status is blank."""
     import pandas as pd
@@ -425,21 +440,12 @@ class ResolutionOptions(SolvedOptions):
     "(negative_durations), never averaged.",
     interval="Student t interval for the mean, its lower end clipped at 0",
 )
-class ResolutionTime(_Duration):
+class ResolutionTime(_SolvedChoice, _Duration):
     """How long solved tickets took from creation to being solved."""
 
     Options = ResolutionOptions
     end = "solved_at"
     missing = "without_solved_at"
-
-    def check_options(self, opts: ResolutionOptions) -> ResolutionOptions:
-        return _check_statuses(opts)
-
-    def resolve_options(self, opts: ResolutionOptions, mapped: frozenset[str]) -> ResolutionOptions:
-        return opts if opts.solved_by else replace(opts, solved_by=_solved_by(self.name, mapped))
-
-    def _concrete(self, opts: ResolutionOptions) -> ResolutionOptions:
-        return self.resolve_options(opts, PRIMARY_FIELDS)
 
     def required_fields(self, opts: ResolutionOptions, kind: str) -> tuple[str, ...]:
         solved_by = self._concrete(opts).solved_by or ""
@@ -496,19 +502,10 @@ class ReopenOptions(SolvedOptions):
     "was resolved once even if it is open again.",
     interval="Wilson score interval",
 )
-class ReopenRate(Kpi):
+class ReopenRate(_SolvedChoice, Kpi):
     """Share of resolved tickets that the customer reopened."""
 
     Options = ReopenOptions
-
-    def check_options(self, opts: ReopenOptions) -> ReopenOptions:
-        return _check_statuses(opts)
-
-    def resolve_options(self, opts: ReopenOptions, mapped: frozenset[str]) -> ReopenOptions:
-        return opts if opts.solved_by else replace(opts, solved_by=_solved_by(self.name, mapped))
-
-    def _concrete(self, opts: ReopenOptions) -> ReopenOptions:
-        return self.resolve_options(opts, PRIMARY_FIELDS)
 
     def required_fields(self, opts: ReopenOptions, kind: str) -> tuple[str, ...]:
         return ("reopened", *SOLVED_FIELDS[self._concrete(opts).solved_by or ""])
