@@ -30,9 +30,13 @@ OTHER_DECIMAL = {
     ".": r"^[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$",
     ",": r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)\.\d+$",
 }
-# A UTC offset ends a date-time: after a time of day (so a date such as 03-04-2025 never reads as
-# one), as Z, +hh:mm, +hhmm or +hh (PostgreSQL writes timestamptz as "2025-03-04 10:15:00+01").
-OFFSET_PATTERN = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+# A UTC offset ends a date-time: after a time of day, h:mm[:ss[.f]] or ISO 8601's basic Thh[mm[ss]]
+# (so a date such as 03-04-2025 never reads as one), as Z, +hh:mm, +hhmm or +hh (PostgreSQL
+# writes timestamptz as "2025-03-04 10:15:00+01"). A date_format with %z or %Z says it itself.
+OFFSET_PATTERN = (
+    r"(?:\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2}(?:\d{2}){0,2}(?:[.,]\d+)?)"
+    r"\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+)
 EXCEL_EPOCH = "1899-12-30"
 EXCEL_DAYS = (20000, 80000)  # serial day numbers of 1954 .. 2119: plausible export dates
 BLANK_LABEL = "(blank)"
@@ -336,11 +340,13 @@ def parse_timestamps(
         return _excel_days(text, out), None
     fmt = date_format or "ISO8601"
     aware = text.str.contains(OFFSET_PATTERN, regex=True, na=False)
+    if date_format and ("%z" in date_format or "%Z" in date_format):
+        aware[:] = True  # every value has an offset, whatever its form, and they may differ
     shift: np.ndarray | None = None
     try:
         if (~aware).any():
             naive = pd.to_datetime(text[~aware], format=fmt, errors="coerce")
-            if isinstance(naive.dtype, pd.DatetimeTZDtype):  # a format's %z: all have offsets
+            if isinstance(naive.dtype, pd.DatetimeTZDtype):  # offsets the pattern missed
                 aware[:] = True
             else:
                 out[~aware] = _nanoseconds(naive)

@@ -949,7 +949,14 @@ class SourceReader:
 
     def _timestamp(self, name: str, column: pa.Array) -> pd.Series:
         """Local date-times: offsets converted to `timezone` (default UTC), naive ones kept."""
-        read = coerce.read_timestamps(column, self.spec.date_format, self.spec.timezone)
+        try:
+            read = coerce.read_timestamps(column, self.spec.date_format, self.spec.timezone)
+        except ConfigError as exc:  # said of the column it was read from
+            raise ConfigError(
+                f"{self._file}: column '{self.spec.columns[name]}' (source '{self.name}'): "
+                f"{exc.message}",
+                hint=exc.hint,
+            ) from None
         when, blank = read.when, read.blank
         if read.shift is not None:
             self._shifts[name] = read.shift

@@ -623,13 +623,28 @@ def test_offsets_of_hours_alone_are_offsets() -> None:
     assert shift is not None and (shift == 3600 * 10**9).all()
 
 
-def test_a_strftime_offset_without_colons_is_an_offset() -> None:
+@pytest.mark.parametrize(
+    ("winter", "summer", "date_format", "utc"),
+    [
+        ("20250304101500+0100", "20250704101500+0200", "%Y%m%d%H%M%S%z", "09:15 08:15"),
+        ("03/04/2025 10:15 AM +0100", "07/04/2025 10:15 AM +0200", "%m/%d/%Y %I:%M %p %z",
+         "09:15 08:15"),
+        ("20250304T101500+0100", "20250704T101500+0200", None, "09:15 08:15"),  # ISO basic
+        ("2025-03-04T10+01:00", "2025-07-04T10+02:00", None, "09:00 08:00"),  # hours alone
+    ],
+)  # fmt: skip
+def test_offsets_in_any_form_convert_each_value_from_its_own(
+    winter: str, summer: str, date_format: str | None, utc: str
+) -> None:
+    """Two offsets in one column (a zone with summer time): each value from its own offset,
+    never "Mixed timezones" for the whole column."""
     import pandas as pd
 
     from cx_cli.coerce import parse_timestamps
 
-    when, _ = parse_timestamps(pd.Series(["20250304101500+0100"]), "%Y%m%d%H%M%S%z", None)
-    assert str(when[0]) == "2025-03-04 09:15:00"
+    when, _ = parse_timestamps(pd.Series([winter, summer]), date_format, None)
+    march, july = utc.split()
+    assert [str(t) for t in when] == [f"2025-03-04 {march}:00", f"2025-07-04 {july}:00"]
 
 
 @settings(max_examples=40, deadline=None)
