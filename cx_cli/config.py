@@ -327,24 +327,29 @@ def _unknown_key_hint(key: str, path: str) -> str:
 MAX_YAML_ALIASES = 40  # 3^(40/3) ~ 2 million nodes at worst
 
 
-class _NotADate(yaml.constructor.ConstructorError):
-    pass
+class _UnreadableValue(yaml.constructor.ConstructorError):
+    """A YAML value its tag cannot be built from: an unquoted date that is no date
+    (2025-31-01), or an explicit tag that does not fit (!!int foo)."""
+
+    def __init__(self, node: yaml.Node, why: Exception) -> None:
+        tag = node.tag.rsplit(":", 1)[-1]
+        kind = "a date" if tag == "timestamp" else f"{'an' if tag[0] in 'aeiou' else 'a'} {tag}"
+        said = f" ({why})" if isinstance(why, ValueError) else ""  # others say PyYAML's insides
+        super().__init__(None, None, f"{node.value!r} is not {kind}{said}", node.start_mark)
+        self.value = node.value
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, whose unquoted dates that are no dates (2025-31-01) are YAML
-    errors naming the line, not a ValueError from deep inside the loader."""
+    """PyYAML's safe loader, whose values that cannot be built are YAML errors naming the line,
+    not a ValueError (KeyError, ...) from deep inside the loader."""
 
-    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
-            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise _NotADate(
-                None, None, f"{node.value!r} is not a date ({exc})", node.start_mark
-            ) from None
-
-
-_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _ConfigLoader.construct_yaml_timestamp)
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            raise _UnreadableValue(node, exc) from None
 
 
 def read_yaml(path: Path) -> tuple[Any, bytes]:
@@ -375,10 +380,15 @@ def read_yaml(path: Path) -> tuple[Any, bytes]:
             f"{path.name}, line {mark.line + 1}, column {mark.column + 1}" if mark else path.name
         )
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        hint = "check indentation and quoting; Python object tags are not allowed"
-        if isinstance(exc, _NotADate):
-            hint = "write dates as YYYY-MM-DD, e.g. 2025-01-31"
-        raise ConfigError(f"{where}: not valid YAML: {problem}", hint=hint) from None
+        if isinstance(exc, _UnreadableValue):
+            raise ConfigError(
+                f"{where}: {problem}",
+                hint=f"correct the value, or quote it ('{exc.value}') if it is text",
+            ) from None
+        raise ConfigError(
+            f"{where}: not valid YAML: {problem}",
+            hint="check indentation and quoting; Python object tags are not allowed",
+        ) from None
 
 
 def load_config(path: str | Path) -> Config:

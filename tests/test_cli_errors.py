@@ -218,18 +218,25 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "value"),
-    [("report: {since: %s}", "2025-31-01"), ("report: {until: %s}", "2025-02-30")],
+    ("line", "said"),
+    [
+        ("report: {since: 2025-31-01}", "'2025-31-01' is not a date"),
+        ("report: {until: 2025-02-30}", "'2025-02-30' is not a date"),
+        ("report: {min_n: !!int few}", "'few' is not an int"),
+        ("report: {since: !!timestamp soon}", "'soon' is not a date"),
+        ("report: {confidence: !!float high}", "'high' is not a float"),
+    ],
 )
-def test_an_unquoted_date_that_is_no_date_is_a_config_error(
-    tmp_path: Path, where: str, value: str
+def test_a_value_its_yaml_tag_cannot_build_is_a_config_error(
+    tmp_path: Path, line: str, said: str
 ) -> None:
-    """YAML reads 2025-31-01 as a date and PyYAML raised a ValueError from its loader."""
-    config = tmp_path / "dates.yaml"
-    config.write_text(f"version: 1\nkpis: [nps]\n{where % value}\n", encoding="utf-8")
+    """YAML reads 2025-31-01 as a date (and !!int few as an int): PyYAML raised a ValueError
+    (or KeyError, AttributeError) from inside its loader, an internal error."""
+    config = tmp_path / "values.yaml"
+    config.write_text(f"version: 1\nkpis: [nps]\n{line}\n", encoding="utf-8")
     result = report("-c", config)
-    assert_fails_cleanly(result, 2, "dates.yaml", "line 3", value, "is not a date")
-    assert "YYYY-MM-DD" in result.stderr
+    assert_fails_cleanly(result, 2, "values.yaml", "line 3", said)
+    assert "quote it" in result.stderr
 
 
 def test_the_same_input_twice_is_a_usage_error(config: Path) -> None:
