@@ -10,6 +10,7 @@ so `cxkpi --help` and `cxkpi kpis` stay fast.
 import datetime as dt
 import functools
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -466,7 +467,8 @@ def init(
     if warning:
         _stderr(f"warning: {warning}", "yellow")
     if output != "-":
-        check = "the guesses" if "# guess:" in text else "the mapping"
+        guessed = re.search(r"^\s*# guess:", text, re.MULTILINE)  # not the header's mention
+        check = "the guesses" if guessed else "the mapping"
         _stderr(f"wrote {output}: check {check}, then run: cxkpi validate -c {output}")
 
 

@@ -234,7 +234,7 @@ def _unpacked_head(stream: Any, packed: str, path: Path) -> bytes:
     try:
         return files.read_head(pa.CompressedInputStream(stream, packed), HEAD_BYTES)
     except (OSError, pa.ArrowException) as exc:
-        raise files.decompression_error(str(path), "init", packed, exc) from None
+        raise files.decompression_error(str(path), None, packed, exc) from None
 
 
 def _encoding(head: bytes) -> tuple[str, str | None]:
@@ -257,9 +257,9 @@ def _read(path: Path, sample_rows: int) -> tuple[pd.DataFrame, Draft]:
     text = head.decode(codec, errors="replace").lstrip("\ufeff")
     if len(head) == HEAD_BYTES and "\n" in text:
         text = text[: text.rindex("\n")]
-    excel = EXCEL_SEPARATOR.match(text.replace("\r\n", "\n"))  # "sep=;" above the header
-    if excel:
-        text = text.split("\n", 1)[1] if "\n" in text else ""
+    excel = EXCEL_SEPARATOR.match(text.replace("\r\n", "\n").replace("\r", "\n"))  # "sep=;"
+    if excel:  # the line above the header
+        text = (re.split(r"\r\n|\r|\n", text, maxsplit=1)[1:] or [""])[0]
     delimiter = excel.group(1) if excel else sniff_delimiter(text)
     above = int(excel is not None)
     try:
@@ -296,7 +296,7 @@ def _read_frame(
     except (pa.ArrowException, OSError) as exc:
         if not packed:
             raise
-        raise files.decompression_error(str(path), "init", packed, exc) from None
+        raise files.decompression_error(str(path), None, packed, exc) from None
     except pd.errors.ParserError as exc:
         raise InputError(
             f"{path}: cannot parse the CSV: {str(exc).strip().splitlines()[-1]}",

@@ -382,9 +382,11 @@ def compression_of(magic: bytes) -> str | None:
     return next((c for m, c in COMPRESSION_MAGIC.items() if magic.startswith(m)), None)
 
 
-def decompression_error(path: str, source: str, codec: str, exc: Exception) -> InputError:
+def decompression_error(path: str, source: str | None, codec: str, exc: Exception) -> InputError:
+    """A compressed file that cannot be read (`source` None: not read for a source, by init)."""
+    of = f" (source '{source}')" if source else ""
     return InputError(
-        f"{path}: cannot decompress it as {codec} (source '{source}'): {exc}",
+        f"{path}: cannot decompress it as {codec}{of}: {exc}",
         hint="the file looks compressed but is damaged or truncated: copy or export it again",
     )
 

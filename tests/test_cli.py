@@ -702,3 +702,14 @@ def test_colour_on_a_terminal_follows_no_color_and_term(
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     assert cli._color_stdout() is colour
+
+
+def test_init_says_check_the_guesses_only_when_it_guessed(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.csv"  # no score column: a warning, and nothing guessed
+    plain.write_text("Plan,Notes\nFree,ok\nPro,fine\n", encoding="utf-8")
+    guessed = tmp_path / "guessed.csv"  # a 0-10 column whose header does not say NPS
+    guessed.write_text("Q1,Channel\n" + "".join(f"{i % 11},web\n" for i in range(40)))
+    for path, check in ((plain, "check the mapping"), (guessed, "check the guesses")):
+        result = runner.invoke(app, ["init", str(path), "-o", str(path.with_suffix(".yaml"))])
+        assert result.exit_code == 0, result.output
+        assert check in result.stderr

@@ -228,6 +228,13 @@ def test_a_header_cell_with_a_line_break_drafts_a_config_that_reads(tmp_path, en
     assert (nps.value, nps.n) == (pytest.approx(100 / 3), 3)  # P 10, 9; D 3
 
 
+def test_excels_separator_line_above_cr_only_lines_is_skipped(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"sep=;\rid;When;NPS\r1;2025-01-01;10\r2;2025-01-02;3\r")
+    spec = source(draft_config(path))
+    assert spec["columns"] == {"submitted_at": "When", "response_id": "id", "nps": "NPS"}
+
+
 def test_a_utf8_bom_is_not_part_of_the_first_header(tmp_path):
     path = write(tmp_path, "\ufeffNPS,Channel\n10,web\n3,chat\n")
     spec = source(draft_config(path))

@@ -200,11 +200,11 @@ class Cac(Kpi):
     def estimate(self, s: Sums, opts: CacOptions, confidence: float) -> Estimate:
         cac, detail, reason = cac_figure(s)
         if reason is not None:
-            return undefined_composite(detail, reason)
+            return _undefined_composite(detail, reason)
         return Estimate(cac, detail["new_customers"], detail=detail)
 
 
-def undefined_composite(detail: dict[str, Any], reason: str | None) -> Estimate:
+def _undefined_composite(detail: dict[str, Any], reason: str | None) -> Estimate:
     """No value, and why; n stays the group's new customers, as for a value (a channel with
     239 new customers but no spend rows has n 239, not 0: its sample is not small)."""
     return Estimate(None, detail["new_customers"], detail={**detail, "reason": reason})
@@ -478,7 +478,7 @@ class PaybackMonths(Kpi):
         elif reason is None and not arpa * margin:
             reason = "ARPA * gross_margin is 0: the cost is never paid back"
         if reason is not None or cac is None or arpa is None:
-            return undefined_composite(detail, reason)
+            return _undefined_composite(detail, reason)
         return Estimate(cac / (arpa * margin), detail["new_customers"], detail=detail)
 
 
@@ -528,7 +528,7 @@ class LtvCac(Kpi):
         elif reason is None and not cac:
             reason = "CAC is 0 (no spend): the ratio has no finite value"
         if reason is not None or cac is None or clv is None:
-            return undefined_composite(detail, reason)
+            return _undefined_composite(detail, reason)
         return Estimate(clv / cac, detail["new_customers"], detail=detail)
 
 

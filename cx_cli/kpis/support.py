@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from cx_cli.coerce import NO_SHIFT
 from cx_cli.fields import shift_column
@@ -79,25 +79,28 @@ def _solved_by(name: str, mapped: frozenset[str]) -> SolvedBy:
     )
 
 
-def _check_statuses(opts: SolvedOptions) -> SolvedOptions:
+SolvedT = TypeVar("SolvedT", bound=SolvedOptions)
+
+
+def _check_statuses(opts: SolvedT) -> SolvedT:
     statuses = tuple(dict.fromkeys(s.strip().lower() for s in opts.solved_statuses if s.strip()))
     if not statuses:
         raise ValueError("solved_statuses needs at least one status, e.g. [solved, closed]")
     return replace(opts, solved_statuses=statuses)
 
 
-class _SolvedChoice:
+class _SolvedChoice(Generic[SolvedT]):
     """The option handling of a KPI whose one choice is which tickets count as solved."""
 
     name: str
 
-    def check_options(self, opts: Any) -> Any:
+    def check_options(self, opts: SolvedT) -> SolvedT:
         return _check_statuses(opts)
 
-    def resolve_options(self, opts: Any, mapped: frozenset[str]) -> Any:
+    def resolve_options(self, opts: SolvedT, mapped: frozenset[str]) -> SolvedT:
         return opts if opts.solved_by else replace(opts, solved_by=_solved_by(self.name, mapped))
 
-    def _concrete(self, opts: Any) -> Any:
+    def _concrete(self, opts: SolvedT) -> SolvedT:
         return self.resolve_options(opts, PRIMARY_FIELDS)
 
 
@@ -434,13 +437,14 @@ class ResolutionOptions(SolvedOptions):
     formula=f"solved_at - created_at in seconds of {CALENDAR}: the mean over solved tickets, "
     "with the median and p90 beside it. Solved as for FCR: status in solved_statuses when the "
     "status is mapped and not blank, else a solved_at. Tickets without a solved_at are left out "
-    "(detail: without_solved_at), and so are tickets with one whose status says they are not "
-    "solved, such as an open ticket that kept the date of an earlier solve (detail: "
-    "not_solved_by_status); solved before created is a data error, counted "
+    "(detail: without_solved_at), and so are tickets with one that the rule does not count as "
+    "solved, such as an open ticket that kept the date of an earlier solve (with solved_by: "
+    "status, also one whose status is blank; detail: not_solved_by_status); solved before "
+    "created is a data error, counted "
     "(negative_durations), never averaged.",
     interval="Student t interval for the mean, its lower end clipped at 0",
 )
-class ResolutionTime(_SolvedChoice, _Duration):
+class ResolutionTime(_SolvedChoice[ResolutionOptions], _Duration):
     """How long solved tickets took from creation to being solved."""
 
     Options = ResolutionOptions
@@ -502,7 +506,7 @@ class ReopenOptions(SolvedOptions):
     "was resolved once even if it is open again.",
     interval="Wilson score interval",
 )
-class ReopenRate(_SolvedChoice, Kpi):
+class ReopenRate(_SolvedChoice[ReopenOptions], Kpi):
     """Share of resolved tickets that the customer reopened."""
 
     Options = ReopenOptions
