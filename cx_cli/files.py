@@ -81,8 +81,26 @@ def expand(path: str | Sequence[str], source: str) -> list[str]:
 
 
 def _glob(pattern: str, source: str) -> list[str]:
-    matches = sorted(m for m in glob.glob(pattern, recursive=True) if os.path.isfile(m))
+    """The files a pattern matches, sorted. A folder it matches is read when its name says
+    Parquet (Spark writes `part.parquet/` folders of parts) and passed over otherwise (`**`
+    matches every folder); anything else that is no file (a dangling link, a pipe) stops the
+    read, as it would when named alone: leaving it out would leave out its rows unsaid."""
+    matches: list[str] = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        if os.path.isfile(match):
+            matches.append(match)
+        elif os.path.isdir(match):
+            matches.extend(_parquet_in(match, source) if is_parquet(match.rstrip("/\\")) else [])
+        elif os.path.lexists(match) and not os.path.exists(match):
+            raise InputError(
+                f"{match}: a link to a file that does not exist, matched by {pattern} "
+                f"(source '{source}')",
+                hint="restore the file it points to, remove the link, or narrow the pattern",
+            )
+        else:
+            matches.append(_not_a_pipe(match, source))
     if not matches:
+        _check_listable(pattern, source)
         raise InputError(
             f"{pattern}: no files match (source '{source}')",
             hint="check the pattern; a relative pattern is relative to the config "
@@ -90,6 +108,18 @@ def _glob(pattern: str, source: str) -> list[str]:
             "[ ] * ? are pattern characters: write [[] to match a [",
         )
     return matches
+
+
+def _check_listable(pattern: str, source: str) -> None:
+    """Say so when the folder a pattern looks in cannot be listed: glob then matches nothing,
+    and "no files match" would hide the reason."""
+    fixed = pattern[: min((pattern.index(c) for c in GLOB_CHARS if c in pattern), default=0)]
+    folder = os.path.dirname(fixed) or "."
+    if os.path.isdir(folder) and not os.access(folder, os.R_OK | os.X_OK):
+        raise InputError(
+            f"{folder}: cannot be listed (permission denied) for {pattern} (source '{source}')",
+            hint="give this user read access to the folder, or copy the exports elsewhere",
+        )
 
 
 def _not_a_pipe(path: str, source: str) -> str:

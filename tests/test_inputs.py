@@ -508,6 +508,35 @@ def test_a_glob_matching_no_files_is_an_input_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
 
 
+def rows_read(result: Result) -> int:
+    assert result.exit_code == 0, result.output
+    return int(json.loads(result.stdout)["inputs"][0]["rows_read"])
+
+
+def test_a_glob_reads_the_parquet_folders_it_matches(tmp_path: Path) -> None:
+    """Spark writes `name.parquet/` folders of parts: a glob matching them and a file beside
+    them read every row (it read the file's alone, and no folder-only match at all)."""
+    table = string_table(write_csv(tmp_path / "answers.csv", tiny_rows(9)))
+    write_parquet(tmp_path / "out" / "h1.parquet" / "part-0.parquet", table.slice(0, 4))
+    write_parquet(tmp_path / "out" / "h2.parquet" / "part-0.parquet", table.slice(4, 3))
+    write_parquet(tmp_path / "out" / "tail.parquet", table.slice(7))
+    (tmp_path / "out" / "notes").mkdir()  # another folder: passed over, as `**` needs
+    assert rows_read(run_survey(tmp_path, "out/*.parquet")) == 9
+    assert rows_read(run_survey(tmp_path, "out/h*.parquet")) == 7
+    assert rows_read(run_survey(tmp_path, "out/*")) == 9
+
+
+def test_a_glob_matching_a_dangling_link_is_an_input_error(tmp_path: Path) -> None:
+    """A month whose file is a broken link stops the run, as the link named alone does."""
+    (tmp_path / "exports").mkdir()
+    write_csv(tmp_path / "exports" / "2025-01.csv", tiny_rows(3))
+    (tmp_path / "exports" / "2025-02.csv").symlink_to(tmp_path / "gone" / "2025-02.csv")
+    result = run_survey(tmp_path, "exports/*.csv")
+    stderr = assert_fails_cleanly(result, "2025-02.csv: a link to a file that does not exist")
+    assert "remove the link" in stderr
+    assert result.exit_code == 1
+
+
 def test_a_folder_without_parquet_files_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "exports" / "deeper").mkdir(parents=True)
     write_csv(tmp_path / "exports" / "deeper" / "answers.csv", tiny_rows(3))
