@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cx_cli import startup
-from cx_cli.errors import UsageError
+from cx_cli.errors import InputError, UsageError
 from cx_cli.kpis.base import Context
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def connected(address: str | None) -> Iterator[Compute]:
             hint=f"install it: {INSTALL}; or pass --scheduler synchronous, threads or processes",
         ) from None
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet("distributed.client"))  # until the client is closed
         if address:
             try:
                 client = stack.enter_context(Client(address, timeout="10s"))
@@ -122,7 +123,7 @@ def connected(address: str | None) -> Iterator[Compute]:
                     f"{', '.join(LOCAL_SCHEDULERS)}, or {instead}",
                 ) from None
         else:
-            stack.enter_context(_quiet_interrupts())
+            stack.enter_context(_quiet("asyncio"))
             with _workers_ignore_interrupts():
                 cluster = stack.enter_context(
                     LocalCluster(
@@ -134,7 +135,25 @@ def connected(address: str | None) -> Iterator[Compute]:
                 )
             client = stack.enter_context(Client(cluster))
         workers = client.scheduler_info().get("workers", {}).values()
-        yield Compute(client.get, sum(w.get("nthreads", 1) for w in workers) or 1)
+        with _scheduler_kept(client, named if address else "the local Dask cluster"):
+            yield Compute(client.get, sum(w.get("nthreads", 1) for w in workers) or 1)
+
+
+@contextlib.contextmanager
+def _scheduler_kept(client: Any, named: str) -> Iterator[None]:
+    """A scheduler lost during the run is one error line (exit 1), not distributed's logged
+    reconnection traceback and an internal error (a cancelled future) after it."""
+    from concurrent.futures import CancelledError
+
+    try:
+        yield
+    except (CancelledError, OSError) as exc:
+        if isinstance(exc, OSError) and client.status == "running":
+            raise
+        raise InputError(
+            f"{named}: the connection to the Dask scheduler was lost during the run",
+            hint="check that the cluster is up and reachable from here, then run it again",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -156,10 +175,12 @@ def _workers_ignore_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_interrupts() -> Iterator[None]:
-    """asyncio's "Task exception was never retrieved" reports of the client's pending
-    gathers, when an interrupt stops a run, silenced: cxkpi says "interrupted" itself."""
-    log = logging.getLogger("asyncio")
+def _quiet(name: str) -> Iterator[None]:
+    """A logger silenced while a cluster is in use, as cxkpi says itself, once, what it
+    would log: asyncio's "Task exception was never retrieved" for the client's pending
+    gathers when an interrupt stops a run ("interrupted"), distributed.client's traceback
+    for its failed reconnection when the scheduler is lost (`_scheduler_kept`)."""
+    log = logging.getLogger(name)
     level = log.level
     log.setLevel(logging.CRITICAL)
     try:

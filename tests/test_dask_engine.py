@@ -969,3 +969,37 @@ def test_a_url_folder_mixing_parquet_and_csv_is_refused() -> None:
         assert only.startswith("memory://") and only.endswith("/cxkpi-mixed/1.parquet")
     finally:
         memory.rm("/cxkpi-mixed", recursive=True)
+
+
+class _Client:
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+@pytest.mark.parametrize(
+    ("raised", "status"),
+    [
+        ("cancelled", "connecting"),  # distributed's FutureCancelledError: connection lost
+        ("comm", "closed"),  # CommClosedError, an OSError, once the client has given up
+    ],
+)
+def test_a_scheduler_lost_during_the_run_is_one_error_line(raised: str, status: str) -> None:
+    """Not distributed's reconnection traceback and an internal error (scale test 2)."""
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    from cx_cli.dask_engine import _scheduler_kept
+    from cx_cli.errors import InputError
+
+    error = CancelledError("lost") if raised == "cancelled" else CommClosedError("closed")
+    lost = pytest.raises(InputError, match="connection to the Dask scheduler was lost")
+    with lost, _scheduler_kept(_Client(status), "--scheduler tcp://h:8786"):
+        raise error
+
+
+def test_an_os_error_while_the_scheduler_is_up_is_not_called_a_lost_connection() -> None:
+    from cx_cli.dask_engine import _scheduler_kept
+
+    with pytest.raises(PermissionError), _scheduler_kept(_Client("running"), "tcp://h:8786"):
+        raise PermissionError("a worker's own error")
