@@ -173,6 +173,13 @@ def _no_csv_beside(folder: str, names: Sequence[str], source: str) -> None:
         )
 
 
+# A URL's file is opened where the read runs: with --engine dask, on a worker.
+URL_HINT = (
+    "check the URL and your access to it (credentials, network); with --engine dask each "
+    "worker opens the file itself, so it must reach it too (memory:// is one process's own)"
+)
+
+
 def _fsspec(url: str) -> Any:
     try:
         import fsspec
@@ -196,13 +203,19 @@ def _expand_url(url: str, source: str) -> list[str]:
         ) from None
     if any(c in url for c in GLOB_CHARS):
         if not paths:
-            raise InputError(f"{url}: no files match (source '{source}')")
+            raise InputError(
+                f"{url}: no files match (source '{source}')",
+                hint="check the URL and the pattern; [ ] * ? are pattern characters",
+            )
         return [fs.unstrip_protocol(p) for p in sorted(paths)]
     if fs.isdir(paths[0]):
         inside = sorted(fs.find(paths[0]))
         found = [p for p in inside if is_parquet(p)]
         if not found:
-            raise InputError(f"{url}: is a folder with no Parquet files in it (source '{source}')")
+            raise InputError(
+                f"{url}: is a folder with no Parquet files in it (source '{source}')",
+                hint="name a file, a glob such as exports/*.csv, or a folder of .parquet files",
+            )
         _no_csv_beside(url, [PurePosixPath(p).name for p in inside], source)
         return [fs.unstrip_protocol(p) for p in found]
     return [url]
@@ -222,9 +235,9 @@ def open_raw(path: str, source: str) -> IO[bytes]:
         try:
             return _fsspec(path).open(path, "rb").open()  # type: ignore[no-any-return]
         except FileNotFoundError:
-            raise InputError(f"{path}: file not found ({where})") from None
+            raise InputError(f"{path}: file not found ({where})", hint=URL_HINT) from None
         except OSError as exc:
-            raise InputError(f"{path}: cannot be read ({exc}) ({where})") from None
+            raise InputError(f"{path}: cannot be read ({exc}) ({where})", hint=URL_HINT) from None
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -235,9 +248,15 @@ def open_raw(path: str, source: str) -> IO[bytes]:
             f"or pass --input {source}=PATH",
         ) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a file ({where})") from None
+        raise InputError(
+            f"{path}: is a folder, not a file ({where})",
+            hint="name a file in it, a glob such as exports/*.csv, or a folder of .parquet files",
+        ) from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}) ({where})") from None
+        raise InputError(
+            f"{path}: cannot be read ({exc.strerror}) ({where})",
+            hint="check that this user may read the file (its permissions, and its folder's)",
+        ) from None
 
 
 class Replay(io.RawIOBase):
