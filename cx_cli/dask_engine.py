@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cx_cli import startup
-from cx_cli.errors import InputError, UsageError
+from cx_cli.errors import CxError, InputError, UsageError
 from cx_cli.kpis.base import Context
 
 if TYPE_CHECKING:
@@ -222,7 +222,8 @@ def tally_source(
     kept = [delayed(_kept_rows)(found) for found in scans]
     ctx = Context(reader.spec.kind, settings.period, settings.since, settings.until)
     finished = _whole_tallies(kept, ctx, whole, settings, buckets) if whole else []
-    found_sums, found_medians, account, tallied = compute(sums, medians, accounting, finished)
+    with _as_listed(reader):
+        found_sums, found_medians, account, tallied = compute(sums, medians, accounting, finished)
     _absorb(reader, account)
     reader.finish()
     out = roll_up(found_sums, choices, settings)
@@ -298,7 +299,8 @@ def split_tally(
     extent = delayed(add_extents)([delayed(extent_of)(r) for r in rows])
     splits = _splits(rows, unit, buckets)
     tallies = [delayed(_tally_joined)(split, tally, extent) for split in splits]
-    found_extent, total, account = compute(extent, _pairwise(tallies, add), accounting)
+    with _as_listed(reader):
+        found_extent, total, account = compute(extent, _pairwise(tallies, add), accounting)
     _absorb(reader, account)
     reader.finish()
     return found_extent, total
@@ -368,9 +370,34 @@ def _absorb(reader: SourceReader, account: SourceReader) -> None:
     """Add the tasks' row accounting to the client's reader, its files named as listed (as
     the pandas engine names them), not by the absolute paths the tasks were given."""
     reader.absorb(account)
-    listed = {_absolute(p): p for p in reader.paths()}
+    listed = _listed(reader)
     for f in reader.quality.files:
         f["path"] = listed.get(f["path"], f["path"])
+    guessed = reader.quality.guessed_encodings
+    reader.quality.guessed_encodings = {listed.get(p, p): e for p, e in guessed.items()}
+
+
+def _listed(reader: SourceReader) -> dict[str, str]:
+    """Each file's absolute path (as the tasks were given it) -> its name as listed."""
+    return {_absolute(p): p for p in reader.paths() if _absolute(p) != p}
+
+
+@contextlib.contextmanager
+def _as_listed(reader: SourceReader) -> Iterator[None]:
+    """An error from the tasks names the source's files as listed, as the pandas engine's
+    does, not by the absolute paths the tasks were given."""
+    try:
+        yield
+    except CxError as exc:
+        listed = sorted(_listed(reader).items(), key=lambda pair: -len(pair[0]))
+
+        def renamed(text: str) -> str:
+            for absolute, given in listed:
+                text = text.replace(absolute, given)
+            return text
+
+        hint = renamed(exc.hint) if exc.hint else exc.hint
+        raise type(exc)(renamed(exc.message), hint=hint) from None
 
 
 def check_paths(source: str, path: str | Sequence[str]) -> list[str]:

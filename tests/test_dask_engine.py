@@ -952,6 +952,31 @@ def test_relative_paths_reach_the_workers_absolute_and_are_reported_as_given(
     assert on_dask["inputs"][0]["files"] == on_pandas["inputs"][0]["files"]
 
 
+def test_warnings_and_errors_name_files_as_given_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `inputs[].files`: a guessed encoding's warning and a damaged file's error name the
+    file as listed from the relative --input, on both engines alike (scale test 4)."""
+    (tmp_path / "parts").mkdir()
+    text = (SAMPLE / "surveys.csv").read_text(encoding="utf-8")
+    header, *rows = text.splitlines(keepends=True)
+    (tmp_path / "parts" / "a.csv").write_text(header + "".join(rows[:50]), encoding="utf-8")
+    latin = header + "".join(rows[50:100]).replace("North America", "Amérique du Nord")
+    (tmp_path / "parts" / "b.csv").write_bytes(latin.encode("cp1252", errors="replace"))
+    monkeypatch.chdir(tmp_path)
+    args = ["-c", str(EXAMPLE), "--kpi", "nps", "--input", "surveys=parts/*.csv"]
+    on_dask = json_report([*args, "--engine", "dask", "--scheduler", "synchronous"])
+    on_pandas = json_report(args)
+    assert any("parts/b.csv is not UTF-8" in w for w in on_dask["warnings"])
+    assert on_dask["warnings"] == on_pandas["warnings"]
+    (tmp_path / "parts" / "c.csv.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"damaged" * 20)
+    every = [*args[:-1], "surveys=parts/*"]
+    failed = invoke([*every, "--engine", "dask", "--scheduler", "synchronous"])
+    assert failed.exit_code == 1
+    assert "error: parts/c.csv.gz: cannot decompress" in failed.stderr
+    assert str(tmp_path) not in failed.stderr
+
+
 def test_a_url_folder_mixing_parquet_and_csv_is_refused() -> None:
     """As for a local folder (tests/test_inputs.py): the CSV rows would be left out."""
     fsspec = pytest.importorskip("fsspec")
