@@ -65,7 +65,11 @@ class ReadProgress:
                     if task is None:
                         if self.clock() - started < self.delay:
                             return
-                        task = self._progress().add_task(source, total=total, rows=rows)
+                        # with the bytes already read and the read's own start, so the
+                        # first frame shows them and the rate is not of one jump from 0
+                        task = self._progress().add_task(
+                            source, total=total, completed=shown, rows=rows, since=started
+                        )
                     self._bar.update(task, completed=shown, rows=rows)
                 except Exception:  # a bar that cannot be drawn must not stop the read
                     self._broken = True
@@ -79,10 +83,22 @@ class ReadProgress:
                 BarColumn,
                 DownloadColumn,
                 Progress,
+                ProgressColumn,
                 TextColumn,
-                TimeElapsedColumn,
                 TransferSpeedColumn,
             )
+            from rich.text import Text
+
+            clock = self.clock
+
+            class SinceStart(ProgressColumn):
+                """Time since the read started, not since the bar appeared (~2 s later)."""
+
+                def render(self, task: Any) -> Text:
+                    seconds = int(max(0.0, clock() - task.fields["since"]))
+                    hours, rest = divmod(seconds, 3600)
+                    clock_text = f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+                    return Text(clock_text, style="progress.elapsed")
 
             console = Console(file=self.file, stderr=self.file is None)
             self._bar = Progress(
@@ -91,7 +107,7 @@ class ReadProgress:
                 TextColumn("{task.fields[rows]:,} rows"),
                 DownloadColumn(),
                 TransferSpeedColumn(),
-                TimeElapsedColumn(),
+                SinceStart(),
                 console=console,
                 transient=True,
             )

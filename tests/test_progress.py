@@ -44,6 +44,23 @@ def test_the_bar_appears_only_after_the_delay_and_shows_rows_and_bytes() -> None
     assert "4,000 rows" in drawn
 
 
+def test_the_first_frame_shows_the_bytes_read_and_the_time_since_the_read_began() -> None:
+    """Rows were carried into the bar's first frame but bytes were not (0.0 MB, then a jump
+    that inflated the rate), and its clock started ~2 s into the read (scale test 5)."""
+    clock, screen = FakeClock(), Terminal()
+    with ReadProgress(True, clock=clock, file=screen) as bar:
+        update = bar.for_source("orders")
+        assert update is not None
+        clock.now += 65.0
+        update(7_000_000, 650_000_000, 886_000_000)
+        (task,) = bar._bar.tasks
+        assert task.completed == 650_000_000
+        bar._bar.refresh()
+        drawn = screen.getvalue()
+    assert "650.0/886.0 MB" in drawn
+    assert "0:01:05" in drawn
+
+
 def test_no_bar_when_disabled() -> None:
     assert ReadProgress(False).for_source("surveys") is None
 
