@@ -103,7 +103,9 @@ def _color_stdout() -> bool:
 
 
 def handles_errors(command: F) -> F:
-    """Turn CxError into `error:`/`hint:` lines and its exit code; Ctrl-C into exit 130."""
+    """Turn CxError into `error:`/`hint:` lines and its exit code; Ctrl-C into exit 130.
+    With --debug the traceback comes first; the lines and the exit code stay the same, so a
+    script's handling of exit codes holds while someone debugs it."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -112,8 +114,7 @@ def handles_errors(command: F) -> F:
         except typer.Exit:
             raise
         except CxError as exc:
-            if kwargs.get("debug"):
-                raise
+            _traceback_if(kwargs.get("debug"))
             _stderr(f"error: {one_line(exc.message)}", "red")
             if exc.hint:
                 _stderr(f"hint: {one_line(exc.hint)}")
@@ -122,16 +123,29 @@ def handles_errors(command: F) -> F:
             _stderr("interrupted: no report written")
             raise typer.Exit(130) from None
         except Exception as exc:
-            if kwargs.get("debug"):
-                raise
+            debug = kwargs.get("debug")
+            _traceback_if(debug)
+            then = (
+                "report it with the traceback above"
+                if debug
+                else ("rerun with --debug for the traceback and report it")
+            )
             _stderr(
                 f"internal error: {type(exc).__name__}: {one_line(str(exc))}. This is a bug in "
-                f"cxkpi {__version__}; rerun with --debug for the traceback and report it.",
+                f"cxkpi {__version__}; {then}.",
                 "red",
             )
             raise typer.Exit(70) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _traceback_if(debug: object) -> None:
+    """The traceback of the exception being handled, on stderr, when --debug was given."""
+    if debug:
+        import traceback
+
+        traceback.print_exc()
 
 
 def _split(values: str | None) -> list[str] | None:

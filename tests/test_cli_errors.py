@@ -21,7 +21,6 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from cx_cli.cli import app
-from cx_cli.errors import ConfigError, InputError
 
 runner = CliRunner()
 
@@ -369,13 +368,17 @@ def test_confidence_given_as_a_percentage_is_a_usage_error(config: Path) -> None
 # -- --debug and the report file -------------------------------------------------------------
 
 
-def test_debug_lets_the_error_propagate(tmp_path: Path) -> None:
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """A script that tells data errors (1) from config errors (2) keeps working with --debug
+    (it exited 1 for every error, and 1 for an internal error too)."""
     missing = tmp_path / "nosuch.csv"
     result = report("-c", write_config(tmp_path, missing), "--debug")
-    assert isinstance(result.exception, InputError)
-    assert str(missing) in str(result.exception)
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr and "InputError" in result.stderr
+    assert f"error: {missing}" in result.stderr
     config_result = report("-c", tmp_path / "nosuch.yaml", "--debug")
-    assert isinstance(config_result.exception, ConfigError)
+    assert config_result.exit_code == 2
+    assert "ConfigError" in config_result.stderr
 
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "config.example.yaml")
@@ -431,7 +434,7 @@ def test_debug_prints_a_traceback_from_the_real_command(tmp_path: Path) -> None:
     debug = subprocess.run([*command, "--debug"], capture_output=True, text=True, timeout=60)
     assert (plain.returncode, plain.stdout) == (1, "")
     assert "Traceback" not in plain.stderr
-    assert debug.returncode != 0 and debug.stdout == ""
+    assert (debug.returncode, debug.stdout) == (1, "")
     assert "Traceback" in debug.stderr and "InputError" in debug.stderr
 
 
