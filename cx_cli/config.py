@@ -619,7 +619,11 @@ def leaves(choice: KpiChoice) -> tuple[KpiChoice, ...]:
 
 
 def check_segments(config: Config, by: Iterable[str], where: str) -> None:
-    """Every --by name must be a segment of every source a KPI reads."""
+    """Every --by name must be a segment of every source a KPI reads, and be named once."""
+    by = list(by)
+    twice = next((name for name in by if by.count(name) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"{where}: '{twice}' is named twice", hint="list each segment once")
     for name in by:
         for source in {leaf.source for choice in config.kpis for leaf in leaves(choice)}:
             segments = config.sources[source].segments

@@ -238,6 +238,12 @@ def test_a_value_its_yaml_tag_cannot_build_is_a_config_error(
     assert "quote it" in result.stderr
 
 
+def test_a_segment_named_twice_is_a_usage_error(config: Path) -> None:
+    """--by channel,channel was an internal error (a frame where a column was expected)."""
+    result = report("-c", config, "--by", "channel,channel")
+    assert_fails_cleanly(result, 2, "--by: 'channel' is named twice")
+
+
 def test_the_same_input_twice_is_a_usage_error(config: Path) -> None:
     """Two --input for one source read only the last one, silently."""
     result = report("-c", config, "--input", "surveys=a.csv", "--input", "surveys=b.csv")
