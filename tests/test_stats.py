@@ -304,3 +304,13 @@ def test_holm_is_at_least_the_raw_p_at_most_one_and_keeps_the_order(
         for raw_2, adj_2 in pairs:
             if raw_1 < raw_2:
                 assert adj_1 <= adj_2
+
+
+def test_a_mean_of_one_answer_has_no_interval_and_so_no_interval_method() -> None:
+    """ci_method names the interval given: none for one answer (it said "t" beside nulls)."""
+    from cx_cli.kpis.base import mean_estimate
+
+    one = mean_estimate(1, 4.0, 16.0, 0.95)
+    assert (one.value, one.ci_low, one.ci_high, one.ci_method) == (4.0, None, None, None)
+    two = mean_estimate(2, 6.0, 20.0, 0.95)  # 2 and 4
+    assert two.ci_method == "t" and two.ci_low is not None

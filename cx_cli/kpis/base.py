@@ -111,7 +111,8 @@ def mean_estimate(
     low, high = interval if interval is not None else (None, None)
     sd = stats.sample_variance(n, total, total_sq)
     detail = {**detail, "sd": None if sd is None else sd**0.5}
-    return Estimate(total / n, int(n), low, high, "t", detail, MeanBasis(n, total, total_sq))
+    method = "t" if interval is not None else None  # one answer: no interval, no method
+    return Estimate(total / n, int(n), low, high, method, detail, MeanBasis(n, total, total_sq))
 
 
 def floored_at_zero(est: Estimate, negatives: float) -> Estimate:
