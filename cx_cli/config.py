@@ -86,6 +86,23 @@ class FilterSpec(_Strict):
         return f"filter {self.field or self.column} {op} {value}"
 
 
+def _check_thousands(thousands: str | None, decimal: str) -> None:
+    """One character that is neither a digit, a sign nor the decimal separator: with
+    `decimal: ","` and `thousands: ","`, 1,5 was not a number and 1,234 read as 1234."""
+    if thousands is None:
+        return
+    if len(thousands) != 1 or thousands.isdigit() or thousands in "+-":
+        raise ValueError(
+            f"thousands: {thousands!r} is not a separator: give one character, such as "
+            "',', '.', ' ' or \"'\""
+        )
+    if thousands == decimal:
+        raise ValueError(
+            f"thousands: {thousands!r} is also the decimal separator (decimal: {decimal!r}); "
+            "one of them must differ"
+        )
+
+
 class SourceSpec(_Strict):
     """One input file: its kind, where it is, and how its columns map onto logical fields."""
 
@@ -137,6 +154,7 @@ class SourceSpec(_Strict):
                 raise ValueError(f"scale [{low}, {high}] must go from low to high")
         if self.dedupe and self.dedupe not in self.columns:
             raise ValueError(f"dedupe: '{self.dedupe}' is not a mapped field")
+        _check_thousands(self.thousands, self.decimal)
         provided = available(self.kind, self.columns)
         for spec in self.filters:
             if spec.field and spec.field not in provided:
@@ -455,7 +473,7 @@ def resolve_kpi(
         choice = _resolve_composite(definition, entry, sources, target, where, folder)
         return dataclasses.replace(choice, label=label)
     source = _pick_source(definition, entry.pop("source", None), sources, where)
-    options = _parse_options(definition, entry, sources[source], where)
+    options = _parse_options(definition, entry, sources[source], where, folder)
     _check_fields(definition, options, sources, source, where, folder)
     return KpiChoice(name, source, options, target, sources[source].kind, label=label)
 
@@ -483,7 +501,7 @@ def _resolve_composite(
         part = kpis.get(part_name)
         source = _pick_source(part, chosen.get(role), sources, f"{where} ({role})")
         own = {k: v for k, v in shared.items() if k in part.option_names() and k != "variant"}
-        part_options = _parse_options(part, own, sources[source], f"{where} ({role})")
+        part_options = _parse_options(part, own, sources[source], f"{where} ({role})", folder)
         _check_fields(part, part_options, sources, source, f"{where} ({role})", folder)
         parts.append((role, KpiChoice(part_name, source, part_options, None, sources[source].kind)))
     label = "+".join(dict.fromkeys(choice.source for _, choice in parts))
@@ -576,7 +594,11 @@ def _adapter(options: type) -> TypeAdapter[Any]:
 
 
 def _parse_options(
-    definition: kpis.Kpi, raw: dict[str, Any], source: SourceSpec | None, where: str
+    definition: kpis.Kpi,
+    raw: dict[str, Any],
+    source: SourceSpec | None,
+    where: str,
+    folder: Path | None = None,
 ) -> Any:
     """Validate a KPI's own options, filling a score scale from the source's `scales:`."""
     known = definition.option_names()
@@ -607,9 +629,11 @@ def _parse_options(
                 options, frozenset(available(source.kind, source.columns))
             )
         return options
-    except ValueError as exc:
+    except ValueError as exc:  # e.g. none of the fields a choice can be made from is mapped
+        header = _header_of(source, folder) if source is not None else []
+        columns = f"; columns in {source.path}: {', '.join(header)}" if source and header else ""
         raise ConfigError(
-            f"{where}: {exc}", hint=f"cxkpi kpis {definition.name} explains it"
+            f"{where}: {exc}", hint=f"cxkpi kpis {definition.name} explains it{columns}"
         ) from None
 
 

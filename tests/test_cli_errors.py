@@ -238,6 +238,33 @@ def test_a_value_its_yaml_tag_cannot_build_is_a_config_error(
     assert "quote it" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "said"),
+    [(",", ",", "is also the decimal separator"), (".", "ab", "is not a separator")],
+)
+def test_a_thousands_separator_must_be_one_other_character(
+    tmp_path: Path, data: Path, decimal: str, thousands: str, said: str
+) -> None:
+    """With decimal and thousands both ",", 1,5 was not a number and 1,234 read as 1234."""
+    source = {"decimal": decimal, "thousands": thousands}
+    result = report("-c", write_config(tmp_path, data, source=source))
+    assert_fails_cleanly(result, 2, f"thousands: '{thousands}'", said)
+
+
+def test_a_kpi_choosing_among_unmapped_fields_lists_the_files_columns(
+    tmp_path: Path, data: Path
+) -> None:
+    """As for a KPI missing its one field: the hint lists the columns to map from."""
+    config = tmp_path / "t.yaml"
+    config.write_text(
+        f"version: 1\nsources:\n  t:\n    kind: tickets\n    path: {data}\n"
+        "    columns: {created_at: Submitted At}\nkpis: [fcr]\n",
+        encoding="utf-8",
+    )
+    stderr = assert_fails_cleanly(report("-c", config), 2, "KPI 'fcr' needs 'contacts'")
+    assert "columns in" in stderr and "Customer, Channel, NPS" in stderr
+
+
 def test_a_segment_named_twice_is_a_usage_error(config: Path) -> None:
     """--by channel,channel was an internal error (a frame where a column was expected)."""
     result = report("-c", config, "--by", "channel,channel")
