@@ -9,7 +9,7 @@ import difflib
 import functools
 import hashlib
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +117,7 @@ class SourceSpec(_Strict):
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     decimal: Literal[".", ","] = "."
     thousands: str | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # ISO 4217: EUR, USD
     date_format: str | None = None
     timezone: str | None = None
     values: dict[str, dict[str, float]] = {}
@@ -244,10 +245,18 @@ class KpiChoice:
     kind: str = ""
     parts: tuple[tuple[str, KpiChoice], ...] = ()  # (role, choice) of a KPI built from parts
     label: str = ""  # tells two entries of one KPI apart; the KPI name when not given
+    currency: str | None = None  # its money's ISO 4217 code: its source's `currency:`
 
     @property
     def definition(self) -> kpis.Kpi:
         return kpis.get(self.name)
+
+    @property
+    def unit(self) -> str:
+        """The unit of its values: the definition's, money as the configured currency code
+        (EUR) when the source names one, else "currency"."""
+        unit = self.definition.unit_for(self.options)
+        return self.currency if unit == "currency" and self.currency else unit
 
 
 @dataclass(frozen=True)
@@ -475,7 +484,8 @@ def resolve_kpi(
     source = _pick_source(definition, entry.pop("source", None), sources, where)
     options = _parse_options(definition, entry, sources[source], where, folder)
     _check_fields(definition, options, sources, source, where, folder)
-    return KpiChoice(name, source, options, target, sources[source].kind, label=label)
+    spec = sources[source]
+    return KpiChoice(name, source, options, target, spec.kind, label=label, currency=spec.currency)
 
 
 def _resolve_composite(
@@ -503,9 +513,30 @@ def _resolve_composite(
         own = {k: v for k, v in shared.items() if k in part.option_names() and k != "variant"}
         part_options = _parse_options(part, own, sources[source], f"{where} ({role})", folder)
         _check_fields(part, part_options, sources, source, f"{where} ({role})", folder)
-        parts.append((role, KpiChoice(part_name, source, part_options, None, sources[source].kind)))
+        spec = sources[source]
+        part_choice = KpiChoice(part_name, source, part_options, None, spec.kind)
+        parts.append((role, dataclasses.replace(part_choice, currency=spec.currency)))
     label = "+".join(dict.fromkeys(choice.source for _, choice in parts))
-    return KpiChoice(definition.name, label, options, target, "", tuple(parts))
+    money = _one_currency(definition.name, parts, where)
+    return KpiChoice(definition.name, label, options, target, "", tuple(parts), currency=money)
+
+
+def _one_currency(name: str, parts: Sequence[tuple[str, KpiChoice]], where: str) -> str | None:
+    """The currency of a composite KPI's money parts (spend, CLV, ARPA), which must agree:
+    an LTV:CAC of euros over dollars is no ratio. None when no source names one."""
+    codes = {
+        role: choice.currency
+        for role, choice in parts
+        if choice.currency and choice.definition.unit == "currency"
+    }
+    if len(set(codes.values())) > 1:
+        said = ", ".join(f"{role} in {code}" for role, code in codes.items())
+        raise ConfigError(
+            f"{where}: KPI '{name}' sets money in different currencies against each other ({said})",
+            hint="convert one export to the other's currency first, or pick sources in one "
+            "currency",
+        )
+    return next(iter(codes.values()), None)
 
 
 def _check_fields(

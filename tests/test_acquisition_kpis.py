@@ -247,6 +247,42 @@ def test_cac_is_spend_over_customers_whose_first_order_is_in_the_period(tmp_path
     assert "2024-12" not in months
 
 
+def test_money_is_in_the_currency_its_source_names(tmp_path: Path) -> None:
+    """CONTRACT.md: "unit": "currency", with the configured code when given."""
+    plain = overall(results(cac_document(tmp_path)))
+    assert plain.unit == "currency"
+    document = cac_document(tmp_path)
+    document["sources"]["spend"]["currency"] = "EUR"
+    document["sources"]["orders"]["currency"] = "USD"  # its customers are counted, not money
+    row = overall(results(document))
+    assert (row.unit, row.value) == ("EUR", plain.value)
+    table = render(run(parse_config(document)), "markdown")
+    assert f"{row.value:,.2f} EUR" in table
+
+
+def test_money_in_two_currencies_set_against_each_other_is_a_config_error(
+    tmp_path: Path,
+) -> None:
+    document = cac_document(tmp_path)
+    priced = [("o1", "a", "2025-01-10 10:00", "12.50"), ("o2", "b", "2025-01-12 10:00", "8")]
+    path = write_csv(tmp_path / "priced.csv", priced, ["order", "customer", "when", "amount"])
+    columns = {"order_id": "order", "customer_id": "customer", "ordered_at": "when"}
+    document["sources"]["orders"] = {
+        "kind": "orders",
+        "path": str(path),
+        "columns": {**columns, "amount": "amount"},
+        "currency": "USD",
+    }
+    document["sources"]["spend"]["currency"] = "EUR"
+    roles = {"clv": "orders", "spend": "spend", "customers": "orders"}
+    document["kpis"] = [{"kpi": "ltv_cac", "sources": roles, "method": "historical"}]
+    with pytest.raises(ConfigError, match=r"different currencies .*clv in USD, spend in EUR"):
+        parse_config(document)
+    document["sources"]["orders"]["currency"] = "eur"
+    with pytest.raises(ConfigError, match="currency"):
+        parse_config(document)
+
+
 def test_cac_is_undefined_without_new_customers_or_without_spend(tmp_path: Path) -> None:
     months = by_period(results(cac_document(tmp_path), period="month", since=SINCE))
     march, april = months["2025-03"], months["2025-04"]

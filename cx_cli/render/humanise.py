@@ -17,8 +17,10 @@ def number(value: float | None, unit: str) -> str:
         return f"{value:.1f}%"
     if unit == "seconds":
         return duration(value)
-    if unit.startswith("currency"):
+    if unit == "currency":
         return f"{value:,.2f}"
+    if len(unit) == 3 and unit.isupper():  # a configured ISO 4217 code: 1,234.50 EUR
+        return f"{value:,.2f} {unit}"
     if unit == "count":
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     return f"{value:.2f}"
