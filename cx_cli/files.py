@@ -53,6 +53,10 @@ def display(path: str | Sequence[str]) -> str:
     return path if isinstance(path, str) else ", ".join(path)
 
 
+# What a source's path may name, for errors about a folder.
+WHAT_TO_NAME = "name a file, a glob such as exports/*.csv, or a folder of .parquet files"
+
+
 def expand(path: str | Sequence[str], source: str) -> list[str]:
     """The files a source's path names, in reading order: globs sorted, folders -> Parquet.
 
@@ -156,7 +160,7 @@ def _parquet_in(folder: str, source: str) -> list[str]:
     if not found:
         raise InputError(
             f"{folder}: is a folder with no Parquet files in it (source '{source}')",
-            hint="name a file, a glob such as exports/*.csv, or a folder of .parquet files",
+            hint=WHAT_TO_NAME,
         )
     _no_csv_beside(folder, [p.name for p in files], source)
     return found
@@ -214,7 +218,7 @@ def _expand_url(url: str, source: str) -> list[str]:
         if not found:
             raise InputError(
                 f"{url}: is a folder with no Parquet files in it (source '{source}')",
-                hint="name a file, a glob such as exports/*.csv, or a folder of .parquet files",
+                hint=WHAT_TO_NAME,
             )
         _no_csv_beside(url, [PurePosixPath(p).name for p in inside], source)
         return [fs.unstrip_protocol(p) for p in found]
@@ -250,7 +254,7 @@ def open_raw(path: str, source: str) -> IO[bytes]:
     except IsADirectoryError:
         raise InputError(
             f"{path}: is a folder, not a file ({where})",
-            hint="name a file in it, a glob such as exports/*.csv, or a folder of .parquet files",
+            hint=WHAT_TO_NAME,
         ) from None
     except OSError as exc:
         raise InputError(
