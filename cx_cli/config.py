@@ -514,8 +514,10 @@ def _resolve_composite(
         part_options = _parse_options(part, own, sources[source], f"{where} ({role})", folder)
         _check_fields(part, part_options, sources, source, f"{where} ({role})", folder)
         spec = sources[source]
-        part_choice = KpiChoice(part_name, source, part_options, None, spec.kind)
-        parts.append((role, dataclasses.replace(part_choice, currency=spec.currency)))
+        part_choice = KpiChoice(
+            part_name, source, part_options, None, spec.kind, currency=spec.currency
+        )
+        parts.append((role, part_choice))
     label = "+".join(dict.fromkeys(choice.source for _, choice in parts))
     money = _one_currency(definition.name, parts, where)
     return KpiChoice(definition.name, label, options, target, "", tuple(parts), currency=money)
