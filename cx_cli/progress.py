@@ -70,7 +70,8 @@ class ReadProgress:
                         task = self._progress().add_task(
                             source, total=total, completed=shown, rows=rows, since=started
                         )
-                    self._bar.update(task, completed=shown, rows=rows)
+                    done_at = self.clock() if total is not None and shown >= total else None
+                    self._bar.update(task, completed=shown, rows=rows, until=done_at)
                 except Exception:  # a bar that cannot be drawn must not stop the read
                     self._broken = True
 
@@ -92,10 +93,12 @@ class ReadProgress:
             clock = self.clock
 
             class SinceStart(ProgressColumn):
-                """Time since the read started, not since the bar appeared (~2 s later)."""
+                """Time since the read started, not since the bar appeared (~2 s later),
+                until it has read every byte."""
 
                 def render(self, task: Any) -> Text:
-                    seconds = int(max(0.0, clock() - task.fields["since"]))
+                    end = task.fields.get("until") or clock()  # stopped once read through
+                    seconds = int(max(0.0, end - task.fields["since"]))
                     hours, rest = divmod(seconds, 3600)
                     clock_text = f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
                     return Text(clock_text, style="progress.elapsed")

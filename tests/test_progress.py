@@ -61,6 +61,22 @@ def test_the_first_frame_shows_the_bytes_read_and_the_time_since_the_read_began(
     assert "0:01:05" in drawn
 
 
+def test_a_finished_read_keeps_its_time_while_the_next_source_reads() -> None:
+    clock, screen = FakeClock(), Terminal()
+    with ReadProgress(True, clock=clock, file=screen) as bar:
+        first = bar.for_source("surveys")
+        assert first is not None
+        clock.now += 5.0
+        first(1_000, 200_000, 200_000)  # read through after 5 s
+        second = bar.for_source("orders")
+        assert second is not None
+        clock.now += 600.0
+        second(9_000, 100_000, 900_000)
+        (done, _) = bar._bar.tasks
+        column = bar._bar.columns[-1]
+        assert str(column.render(done)) == "0:00:05"  # not 0:10:05
+
+
 def test_no_bar_when_disabled() -> None:
     assert ReadProgress(False).for_source("surveys") is None
 
