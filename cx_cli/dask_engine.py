@@ -147,8 +147,8 @@ def _scheduler_kept(client: Any, named: str) -> Iterator[None]:
 
     try:
         yield
-    except (CancelledError, OSError) as exc:
-        if isinstance(exc, OSError) and client.status == "running":
+    except (CancelledError, OSError):
+        if client.status == "running":  # the scheduler is there: some other failure
             raise
         raise InputError(
             f"{named}: the connection to the Dask scheduler was lost during the run",

@@ -90,11 +90,17 @@ def _glob(pattern: str, source: str) -> list[str]:
     matches every folder); anything else that is no file (a dangling link, a pipe) stops the
     read, as it would when named alone: leaving it out would leave out its rows unsaid."""
     matches: list[str] = []
+    parquet_folders: list[str] = []  # read whole: `**` also matches what is inside them
     for match in sorted(glob.glob(pattern, recursive=True)):
+        if any(match.startswith(folder) for folder in parquet_folders):
+            continue  # a part (or a writer's _SUCCESS) of a folder read already
         if os.path.isfile(match):
             matches.append(match)
+        elif os.path.isdir(match) and is_parquet(match.rstrip("/\\")):
+            matches.extend(_parquet_in(match, source))
+            parquet_folders.append(os.path.join(match, ""))
         elif os.path.isdir(match):
-            matches.extend(_parquet_in(match, source) if is_parquet(match.rstrip("/\\")) else [])
+            continue
         elif os.path.lexists(match) and not os.path.exists(match):
             raise InputError(
                 f"{match}: a link to a file that does not exist, matched by {pattern} "

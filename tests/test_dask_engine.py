@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -1023,8 +1024,11 @@ def test_a_scheduler_lost_during_the_run_is_one_error_line(raised: str, status: 
         raise error
 
 
-def test_an_os_error_while_the_scheduler_is_up_is_not_called_a_lost_connection() -> None:
+@pytest.mark.parametrize("error", [PermissionError("a worker's own"), CancelledError("by hand")])
+def test_an_error_while_the_scheduler_is_up_is_not_called_a_lost_connection(
+    error: Exception,
+) -> None:
     from cx_cli.dask_engine import _scheduler_kept
 
-    with pytest.raises(PermissionError), _scheduler_kept(_Client("running"), "tcp://h:8786"):
-        raise PermissionError("a worker's own error")
+    with pytest.raises(type(error)), _scheduler_kept(_Client("running"), "tcp://h:8786"):
+        raise error

@@ -520,10 +520,12 @@ def test_a_glob_reads_the_parquet_folders_it_matches(tmp_path: Path) -> None:
     write_parquet(tmp_path / "out" / "h1.parquet" / "part-0.parquet", table.slice(0, 4))
     write_parquet(tmp_path / "out" / "h2.parquet" / "part-0.parquet", table.slice(4, 3))
     write_parquet(tmp_path / "out" / "tail.parquet", table.slice(7))
+    (tmp_path / "out" / "h1.parquet" / "_SUCCESS").write_bytes(b"")  # as Spark writes it
     (tmp_path / "out" / "notes").mkdir()  # another folder: passed over, as `**` needs
     assert rows_read(run_survey(tmp_path, "out/*.parquet")) == 9
     assert rows_read(run_survey(tmp_path, "out/h*.parquet")) == 7
     assert rows_read(run_survey(tmp_path, "out/*")) == 9
+    assert rows_read(run_survey(tmp_path, "out/**")) == 9  # not _SUCCESS as an empty CSV
 
 
 def test_a_glob_matching_a_dangling_link_is_an_input_error(tmp_path: Path) -> None:
