@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from cx_cli import kpis
+from cx_cli import files, kpis
 from cx_cli.errors import ConfigError
 from cx_cli.fields import SOURCE_KINDS, available
 from cx_cli.report import RESULT_FIELDS
@@ -559,8 +559,7 @@ def _check_fields(
         raise ConfigError(f"{where}: {message}", hint=hint) from None
     for field in needed:
         if field not in provided:
-            header = _header_of(spec, folder)
-            columns = f"; columns in {spec.path}: {', '.join(header)}" if header else ""
+            columns = _columns_of(spec, folder)
             raise ConfigError(
                 f"{where}: KPI '{definition.name}' needs field '{field}', which source "
                 f"'{source}' does not map",
@@ -655,19 +654,25 @@ def _parse_options(
             f"{where}.{_key_path(first['loc'])}: {first['msg']}",
             hint=f"variants of {definition.name}: {', '.join(definition.variants)}",
         ) from None
+    explains = f"cxkpi kpis {definition.name} explains it"
     try:
         options = definition.check_options(options)
-        if source is not None:
-            options = definition.resolve_options(
-                options, frozenset(available(source.kind, source.columns))
-            )
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}", hint=explains) from None
+    if source is None:
         return options
-    except ValueError as exc:  # e.g. none of the fields a choice can be made from is mapped
-        header = _header_of(source, folder) if source is not None else []
-        columns = f"; columns in {source.path}: {', '.join(header)}" if source and header else ""
-        raise ConfigError(
-            f"{where}: {exc}", hint=f"cxkpi kpis {definition.name} explains it{columns}"
-        ) from None
+    try:
+        return definition.resolve_options(
+            options, frozenset(available(source.kind, source.columns))
+        )
+    except ValueError as exc:  # none of the fields a choice can be made from is mapped
+        raise ConfigError(f"{where}: {exc}", hint=explains + _columns_of(source, folder)) from None
+
+
+def _columns_of(spec: SourceSpec, folder: Path | None) -> str:
+    """ "; columns in FILE: ..." for a hint on mapping a field, or "" when unreadable."""
+    header = _header_of(spec, folder)
+    return f"; columns in {files.display(spec.path)}: {', '.join(header)}" if header else ""
 
 
 def leaves(choice: KpiChoice) -> tuple[KpiChoice, ...]:
