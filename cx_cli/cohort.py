@@ -81,6 +81,7 @@ class Cohorts:
     cells: tuple[CohortCell, ...]
     inputs: tuple[InputSummary, ...]
     ignored_rows: int = 0  # rows without a customer id (or a subscription ending before it starts)
+    currency: str | None = None  # the revenue's ISO 4217 code: the source's `currency:`
 
     @property
     def offset_key(self) -> str:
@@ -180,6 +181,7 @@ def cohort_matrix(
         cells=tuple(cells),
         inputs=(input_summary(reader),),
         ignored_rows=ignored,
+        currency=spec.currency,
     )
 
 

@@ -319,3 +319,16 @@ def test_order_cohort_invariants(orders: list[tuple[int, int, float]]) -> None:
         label = f"{month0 // 12}-{month0 % 12 + 1:02d}"
         if not c.complete:
             assert label == last_month
+
+
+def test_the_long_form_names_the_revenue_currency_the_source_names(tmp_path: Path) -> None:
+    """cells[].revenue is money: its code is the source's currency:, null without one."""
+    from cx_cli.render.cohort import cohorts_document
+
+    document = _orders_document(write_csv(tmp_path / "o.csv", ORDERS, ORDER_HEADER))
+    plain = cohorts_document(cohort_matrix(parse_config(document), metric="revenue"))
+    assert plain["currency"] is None
+    document["sources"]["orders"]["currency"] = "EUR"
+    named = cohorts_document(cohort_matrix(parse_config(document), metric="revenue"))
+    assert named["currency"] == "EUR"
+    assert named["cells"] == plain["cells"]

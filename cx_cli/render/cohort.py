@@ -62,6 +62,7 @@ def cohorts_document(cohorts: Cohorts) -> dict[str, Any]:
             "metric": cohorts.metric,
             "period": cohorts.period,
             "unit": "%",
+            "currency": cohorts.currency,  # of cells[].revenue; null when the source names none
             "as_of": cohorts.as_of,
             "since": cohorts.since,
             "until": cohorts.until,
