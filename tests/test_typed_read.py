@@ -251,3 +251,15 @@ def test_a_column_filter_sees_an_id_columns_cells_as_they_are(
     overall = [r for r in results if r[0] == "aov" and r[2] == "" and r[3] == "[]"]
     assert (overall[0][4], overall[0][5]) == (pytest.approx(aov), orders)
     assert inputs[0][1] == dropped
+
+
+def test_slot_sum_reads_a_sliced_columns_own_slots() -> None:
+    import pyarrow as pa
+
+    from cx_cli.sources import _slot_sum
+
+    column = pa.array([float("nan"), 1.0, None, 2.5, float("inf")])
+    assert _slot_sum(column.slice(1, 3)) == 3.5  # the blank's slot holds zero
+    assert math.isnan(_slot_sum(column.slice(0, 2)))
+    assert _slot_sum(column.slice(4)) == math.inf
+    assert _slot_sum(column.slice(5)) == 0.0
