@@ -422,6 +422,7 @@ def test_join_parts_adds_value_and_n_of_visible_parts_only(tmp_path: Path) -> No
         (ltv_cac(ORDER_ROLES, "orders", gross_margin=0), "between 0 and 1"),
         (ltv_cac(ORDER_ROLES, "orders", method="historical", lifespan_years=2), "purchase only"),
         (ltv_cac(ORDER_ROLES, "orders", horizon_months=12), "has no option 'horizon_months'"),
+        ({"kpi": "clv", "method": "predictive"}, "should be 'purchase', 'historical' or 'sub"),
         ({"kpi": "ltv_cac", "sources": {"clv": "orders", "arpa": "orders"}}, "takes sources"),
     ],
 )
