@@ -263,3 +263,20 @@ def test_slot_sum_reads_a_sliced_columns_own_slots() -> None:
     assert math.isnan(_slot_sum(column.slice(0, 2)))
     assert _slot_sum(column.slice(4)) == math.inf
     assert _slot_sum(column.slice(5)) == 0.0
+
+
+def test_blank_cells_keep_a_number_column_typed(tmp_path: Path) -> None:
+    """Blank cells are nulls whose slots Arrow leaves at zero: the NaN/inf check must not send
+    the column to the (equal but slower) text rules for them, frame after frame."""
+    from cx_cli.sources import SourceReader
+
+    nps = ["" if i % 3 else str(i % 11) for i in range(90)]  # two blanks in three
+    rows = [("2024-01-05 10:00:00", "email", score, "4", "", "o") for score in nps]
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows))
+    spec = config(str(path)).sources["surveys"]
+    reader = SourceReader("surveys", spec, str(path), ("nps", "csat"), batch_bytes=64)
+    frames = list(reader.batches())
+    assert sum(len(f) for f in frames) == 90
+    assert reader._text_columns == set()  # read once, typed
+    assert sum(int(f["nps"].notna().sum()) for f in frames) == 30
