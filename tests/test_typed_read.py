@@ -263,6 +263,27 @@ def test_slot_sum_reads_a_sliced_columns_own_slots() -> None:
     assert math.isnan(_slot_sum(column.slice(0, 2)))
     assert _slot_sum(column.slice(4)) == math.inf
     assert _slot_sum(column.slice(5)) == 0.0
+    assert _slot_sum(pa.array([1.5, None, 2.0], pa.float32()).slice(1)) == 2.0
+    with pytest.raises(TypeError):
+        _slot_sum(pa.array([1, 2]))
+
+
+@pytest.mark.parametrize("cells", [("1e308", "1e308"), ("inf", "-inf")])
+def test_a_sum_that_overflows_is_read_again_as_text_without_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: tuple[str, str]
+) -> None:
+    import warnings
+
+    rows = [
+        ("2024-01-05 10:00:00", "email", "9", "4", cell, f"o{i}") for i, cell in enumerate(cells)
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows))
+    cfg = config(str(path), "orders")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        typed = outcome(cfg)
+    assert typed == from_stdin(path.read_bytes(), monkeypatch, cfg)
 
 
 def test_blank_cells_keep_a_number_column_typed(tmp_path: Path) -> None:
